@@ -1,0 +1,116 @@
+"""Typed settings from the environment (and `.env`), with safe defaults for the embedded mode.
+
+Every setting is read here and nowhere else, so the README's settings table and this class
+stay one list.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TWILIO_DEFAULT_API = "https://api.twilio.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(PROJECT_ROOT / "var", description="Where the embedded mode keeps its files")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in DATA_DIR")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = Field("", description="URL Twilio calls; signatures are checked against it")
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base_url: str = TWILIO_DEFAULT_API
+
+    encryption_key: str = Field("", description="Fernet key for phone numbers; generated in DATA_DIR if empty")
+
+    rasa_url: str = Field("", description="An already running Rasa server; empty: start our own")
+    rasa_port: int = 5005
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    models_dir: Path = PROJECT_ROOT / "models"
+    action_token: str = Field("", description="Shared secret Rasa uses to call our actions")
+
+    surveys_dir: Path = PROJECT_ROOT / "surveys"
+    default_survey: str = "demo"
+    privacy_url: str = "https://example.nhs.uk/listening-bot/privacy"
+    welcome_back_after_minutes: int = 60
+    resume_expiry_hours: int = 72
+    worker_poll_seconds: float = 1.0
+    send_max_attempts: int = 6
+    log_level: str = "INFO"
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def local_mode(self) -> bool:
+        """No Twilio credentials: replies are kept for `listening-bot chat` instead of sent."""
+        return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'listening.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """Root secret: ENCRYPTION_KEY, or a key file created once in DATA_DIR (embedded mode)."""
+        if self.encryption_key:
+            return self.encryption_key.encode()
+        return _key_file(self.data_dir / "secret.key")
+
+    @property
+    def fernet_key(self) -> bytes:
+        return base64.urlsafe_b64encode(_derive(self.secret_key, b"phone-encryption"))
+
+    @property
+    def hash_key(self) -> bytes:
+        return _derive(self.secret_key, b"phone-lookup-hash")
+
+    @property
+    def webhook_auth_token(self) -> str:
+        """Token that signs webhooks: Twilio's, or in local mode one derived from our secret."""
+        if self.twilio_auth_token:
+            return self.twilio_auth_token
+        return _derive(self.secret_key, b"local-twilio-token").hex()
+
+    @property
+    def effective_action_token(self) -> str:
+        return self.action_token or _derive(self.secret_key, b"rasa-action-token").hex()
+
+    @property
+    def effective_rasa_url(self) -> str:
+        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, purpose, hashlib.sha256).digest()
+
+
+def _key_file(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip().encode()
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Storage: tables, database engine and the protection of phone numbers."""
