@@ -81,6 +81,7 @@ class Conversation(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # engine state without a column
 
     contact: Mapped[Contact] = relationship(back_populates="conversations")
     answers: Mapped[list[Answer]] = relationship(back_populates="conversation", order_by="Answer.id")

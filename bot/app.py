@@ -1,0 +1,128 @@
+"""The FastAPI app: webhooks in, Rasa's custom actions, health; the worker runs inside it.
+
+Assembly only: each part lives in its own module and this file wires them together once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Response
+from sqlalchemy import text
+
+from bot import rasa_actions
+from bot.conversation import ConversationService
+from bot.language import LanguageDetector
+from bot.outbox import Outbox
+from bot.rasa_actions import ActionCall
+from bot.rasa_runtime import RasaServer
+from bot.settings import PROJECT_ROOT, Settings
+from bot.storage.db import Database
+from bot.storage.phones import PhoneVault
+from bot.survey.engine import Engine
+from bot.survey.flow import load_surveys
+from bot.texts.catalogue import Catalogue
+from bot.worker import Worker
+from webhooks import twilio_channel
+
+log = logging.getLogger("bot")
+
+
+def build_engine(settings: Settings) -> Engine:
+    from datetime import timedelta
+
+    surveys = load_surveys(settings.surveys_dir)
+    if settings.default_survey not in surveys:
+        raise SystemExit(f"DEFAULT_SURVEY {settings.default_survey!r} is not in {settings.surveys_dir}")
+    return Engine(
+        surveys,
+        Catalogue.load(),
+        default_survey=settings.default_survey,
+        privacy_url=settings.privacy_url,
+        welcome_back_after=timedelta(minutes=settings.welcome_back_after_minutes),
+        resume_expiry=timedelta(hours=settings.resume_expiry_hours),
+    )
+
+
+async def _bring_up_rasa(app: FastAPI, settings: Settings, worker: Worker) -> None:
+    """Start our own Rasa (or wait for an external one); the worker waits until it is ready."""
+    if settings.rasa_url:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{settings.effective_rasa_url}/status")).status_code == 200:
+                        break
+                await asyncio.sleep(0.5)
+    else:
+        server = RasaServer(settings)
+        app.state.rasa_server = server
+        await asyncio.to_thread(server.start)
+    log.info("Rasa is ready")
+    worker.rasa_ready.set()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    db = Database(settings)
+    engine = build_engine(settings)
+    detector = LanguageDetector(engine.catalogue.languages, PROJECT_ROOT / "nlu")
+    outbox = Outbox(db, settings, app.state.vault)
+    worker = Worker(db, outbox, detector, settings.effective_rasa_url, settings.worker_poll_seconds)
+    conversation = ConversationService(db, engine, settings.default_survey, worker.notify_outbox)
+
+    async def handle_action(call: ActionCall) -> None:
+        await asyncio.to_thread(conversation.handle, call)
+
+    app.state.db = db
+    app.state.worker = worker
+    app.state.action_handler = handle_action
+    app.state.rasa_server = None
+    if settings.local_mode:
+        log.warning("No Twilio credentials: local mode. Replies are kept for `listening-bot chat`.")
+    await worker.start()
+    rasa_task = asyncio.create_task(_bring_up_rasa(app, settings, worker))
+    try:
+        yield
+    finally:
+        rasa_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await rasa_task
+        await worker.stop()
+        if app.state.rasa_server is not None:
+            await asyncio.to_thread(app.state.rasa_server.stop)
+        db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Listening Bot", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.vault = PhoneVault(settings.fernet_key, settings.hash_key)
+    app.include_router(twilio_channel.router)
+    app.include_router(rasa_actions.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> Response:
+        """200 once the database answers and Rasa has its model loaded; 503 before."""
+        problems = []
+        try:
+            def ping() -> None:
+                with app.state.db.read() as session:
+                    session.execute(text("SELECT 1"))
+
+            await asyncio.to_thread(ping)
+        except Exception:
+            problems.append("database")
+        if not app.state.worker.rasa_ready.is_set():
+            problems.append("rasa")
+        if problems:
+            return Response(f"not ready: {', '.join(problems)}\n", status_code=503)
+        return Response("ok\n")
+
+    return app

@@ -1,0 +1,219 @@
+"""Apply one understood message to a contact's conversation, in one transaction.
+
+Rasa calls our custom action for each inbound message; the action lands here. We load the
+contact and conversation as an engine `State`, let the pure engine decide, and write the
+outcome: state, answer, consent/opt-out events, the replies (as pending outbound messages)
+and the inbound message marked processed. All or nothing, and only once per inbound message,
+so a crash anywhere before the commit simply means the message is processed again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.inbox import PROCESSED, RECEIVED
+from bot.rasa_actions import ActionCall
+from bot.survey.engine import Engine
+from bot.survey.model import AnswerWrite, Outcome, State, Turn
+from bot.storage.db import Database
+from bot.storage.tables import Answer, Contact, ContactEvent, Conversation, Message, utcnow
+
+log = logging.getLogger(__name__)
+
+ABANDONED = "abandoned"  # a conversation the person chose to start again; kept for the record
+CONTACT_EVENTS = {
+    "consent_given", "consent_declined", "opted_out", "opted_in", "language_changed",
+    "survey_started", "survey_completed", "survey_restarted",
+}
+
+
+class ConversationService:
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        default_survey: str,
+        on_replies: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.default_survey = default_survey
+        self.on_replies = on_replies
+
+    def handle(self, call: ActionCall) -> bool:
+        """Returns True if the message was processed now, False if there was nothing to do."""
+        message_id = call.metadata.get("message_id")
+        if not isinstance(message_id, int):
+            log.warning("action %s called without a message_id; ignored", call.action)
+            return False
+        with self.db.transaction() as session:
+            message = session.get(Message, message_id, with_for_update=True)
+            if message is None or message.direction != "in" or message.status != RECEIVED:
+                return False  # already processed (e.g. Rasa retried the action) or not ours
+            replies = self._apply(session, message, call)
+        log.info("message %s processed by %s: %d replies", message_id, call.action, replies)
+        if replies:
+            self.on_replies()
+        return True
+
+    def _apply(self, session: Session, message: Message, call: ActionCall) -> int:
+        now = utcnow()
+        contact = session.get(Contact, message.contact_id)
+        assert contact is not None
+        conversation = session.scalar(
+            select(Conversation)
+            .where(Conversation.contact_id == contact.id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+        state = _load_state(session, contact, conversation, message)
+        detected = call.metadata.get("detected_language") if contact.language is None else None
+        turn = Turn(
+            intent=call.intent,
+            text=message.body,
+            now=now,
+            confidence=call.confidence,
+            entities=call.entities,
+            detected_language=detected if isinstance(detected, str) else None,
+        )
+        survey_id = conversation.survey_id if conversation else self.default_survey
+        outcome = self.engine.handle(state, turn, survey_id)
+        conversation = self._save_outcome(session, contact, conversation, message, outcome, now)
+
+        message.status = PROCESSED
+        message.language = contact.language
+        message.conversation_id = conversation.id if conversation else None
+        for reply in outcome.replies:
+            session.add(
+                Message(
+                    contact_id=contact.id,
+                    conversation_id=message.conversation_id,
+                    direction="out",
+                    channel=message.channel,
+                    our_address=message.our_address,
+                    body=reply.text,
+                    language=contact.language,
+                    status="pending",
+                    purpose=reply.purpose,
+                    in_reply_to_id=message.id,
+                    created_at=now,
+                )
+            )
+        return len(outcome.replies)
+
+    def _save_outcome(
+        self,
+        session: Session,
+        contact: Contact,
+        conversation: Conversation | None,
+        message: Message,
+        outcome: Outcome,
+        now: datetime,
+    ) -> Conversation | None:
+        new = outcome.state
+        for event in outcome.events:
+            if event == "consent_given":
+                contact.consent_at = now
+            elif event == "opted_out":
+                contact.opted_out_at = now
+            elif event == "opted_in":
+                contact.opted_out_at = None
+                contact.opted_in_at = now
+            detail = new.language if event == "language_changed" else None
+            session.add(ContactEvent(contact_id=contact.id, kind=event, detail=detail, created_at=now))
+        contact.language = new.language
+
+        restarted = "survey_restarted" in outcome.events
+        if conversation is not None and restarted:
+            conversation.stage = ABANDONED
+            conversation = None
+        if conversation is None and new.stage is not None:
+            survey = self.engine.surveys[self.default_survey]
+            conversation = Conversation(
+                contact_id=contact.id,
+                survey_id=survey.id,
+                survey_version=survey.version,
+                stage=new.stage,
+                channel=message.channel,
+                started_at=now,
+            )
+            session.add(conversation)
+            session.flush()
+        if conversation is None:
+            return None
+        conversation.stage = new.stage or conversation.stage
+        conversation.question_key = new.question_key
+        conversation.attempts = new.attempts
+        conversation.language = new.language
+        conversation.context = _engine_context(new)
+        if "survey_completed" in outcome.events:
+            conversation.completed_at = now
+        if outcome.answer is not None:
+            _save_answer(session, conversation, outcome.answer, message, new.language, now)
+        return conversation
+
+
+def _load_state(
+    session: Session, contact: Contact, conversation: Conversation | None, message: Message
+) -> State:
+    previous_inbound = session.scalar(
+        select(Message.created_at)
+        .where(Message.contact_id == contact.id, Message.direction == "in", Message.id < message.id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    state = State(
+        stage=conversation.stage if conversation and conversation.stage != ABANDONED else None,
+        language=contact.language,
+        opted_out=contact.opted_out_at is not None,
+        consented=contact.consent_at is not None,
+        last_inbound_at=previous_inbound,
+    )
+    if conversation is not None and conversation.stage != ABANDONED:
+        state.question_key = conversation.question_key
+        state.attempts = conversation.attempts
+        state.answers = {a.question_key: a.value for a in conversation.answers if a.status == "answered"}
+        for name, value in (conversation.context or {}).items():
+            if hasattr(state, name):
+                setattr(state, name, value)
+    return state
+
+
+# Engine state fields that have no column of their own travel in `conversations.context`.
+_COLUMN_FIELDS = {"stage", "language", "opted_out", "consented", "question_key", "attempts",
+                  "answers", "last_inbound_at"}
+
+
+def _engine_context(state: State) -> dict | None:
+    extra = {k: v for k, v in vars(state).items() if k not in _COLUMN_FIELDS}
+    return extra or None
+
+
+def _save_answer(
+    session: Session,
+    conversation: Conversation,
+    answer: AnswerWrite,
+    message: Message,
+    language: str | None,
+    now: datetime,
+) -> None:
+    row = session.scalar(
+        select(Answer).where(
+            Answer.conversation_id == conversation.id, Answer.question_key == answer.question_key
+        )
+    )
+    if row is None:
+        row = Answer(conversation_id=conversation.id, question_key=answer.question_key)
+        session.add(row)
+    row.status = answer.status
+    row.raw_text = answer.raw_text
+    row.value = answer.value
+    row.language = language
+    row.survey_version = conversation.survey_version
+    row.message_id = message.id
+    row.created_at = now
