@@ -19,6 +19,9 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Both log request URLs at INFO, and Twilio's list queries carry phone numbers.
+    for noisy in ("twilio", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def ensure_model(settings: Settings, force: bool = False) -> None:
