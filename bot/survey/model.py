@@ -48,6 +48,7 @@ class State:
     attempts: int = 0               # failed attempts at the current question
     answers: dict[str, Any] = field(default_factory=dict)  # key -> normalised value (answered only)
     last_inbound_at: datetime | None = None  # the message before this one
+    resume_stage: str | None = None  # where to go back to after the language menu
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Everything the bot says outside the survey questions, per language."""
