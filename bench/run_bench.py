@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.harness import (  # noqa: E402
     ACCOUNT_SID,
     AUTH_TOKEN,
-    BOT_SMS,
     AppProcess,
     Phone,
     app_env,
@@ -233,7 +232,7 @@ def main() -> int:
         stock, stock_rss = stock_rasa(Path(workdir), args.phones, args.turns)
     stock_rate = stock["messages"] / stock["seconds"]
     lat = [x * 1000 for x in stock["latency"]]
-    print(f"Stock `rasa init` bot (REST channel), same load")
+    print("Stock `rasa init` bot (REST channel), same load")
     print(f"  throughput                {stock_rate:8.1f} msg/s   latency p50/p95 "
           f"{pct(lat, 50):.1f} / {pct(lat, 95):.1f} ms   peak RSS {stock_rss:.0f} MB")
     print(f"  ratio (ours / stock)      {rate / stock_rate:8.2f}x")

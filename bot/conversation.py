@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from bot.inbox import PROCESSED, RECEIVED
 from bot.rasa_actions import ActionCall
-from bot.survey.engine import Engine
-from bot.survey.model import AnswerWrite, Outcome, State, Turn
 from bot.storage.db import Database
 from bot.storage.tables import Answer, Contact, ContactEvent, Conversation, Message, utcnow
+from bot.survey.engine import Engine
+from bot.survey.model import AnswerWrite, Outcome, State, Turn
 
 log = logging.getLogger(__name__)
 

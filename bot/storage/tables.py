@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
-    TypeDecorator,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
