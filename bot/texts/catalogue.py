@@ -42,7 +42,7 @@ class Catalogue:
     def meta(self, lang: str) -> dict[str, str]:
         return dict(self.texts.get(lang, {}).get("_meta", {}))
 
-    def keys(self) -> list[str]:
+    def text_keys(self) -> list[str]:
         return [k for k, v in self.texts[FALLBACK].items() if isinstance(v, str)]
 
 
