@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import requests
@@ -34,14 +36,27 @@ RANK = {PENDING: 0, SENDING: 1, "accepted": 2, "queued": 2, "sending_twilio": 2,
 
 
 class Outbox:
-    def __init__(self, db: Database, settings: Settings, vault: PhoneVault) -> None:
+    """Sends to different people side by side; one person's replies strictly in order."""
+
+    def __init__(self, db: Database, settings: Settings, vault: PhoneVault,
+                 parallel: int = 4) -> None:
         self.db = db
         self.settings = settings
         self.vault = vault
-        self.client: Client | None = None
-        if not settings.local_mode:
-            self.client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
-            self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="outbox")
+
+    @property
+    def client(self) -> Client | None:
+        """One twilio client per sending thread (its HTTP session is not shared)."""
+        if self.settings.local_mode:
+            return None
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = Client(self.settings.twilio_account_sid, self.settings.twilio_auth_token)
+            client.api.base_url = self.settings.twilio_api_base_url.rstrip("/")
+            self._local.client = client
+        return client
 
     @property
     def status_callback(self) -> str:
@@ -60,32 +75,59 @@ class Outbox:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ))
+            by_contact: dict[int, list[int]] = {}
             for message in due:
                 message.status = SENDING
                 message.attempts += 1
                 message.updated_at = now
-            claimed = [m.id for m in due]
-        for message_id in claimed:
-            self._send(message_id)
-        return len(claimed)
+                by_contact.setdefault(message.contact_id, []).append(message.id)
+        jobs = [self._pool.submit(self._send_in_order, ids) for ids in by_contact.values()]
+        for job in jobs:
+            job.result()
+        return len(due)
 
-    def _send(self, message_id: int) -> None:
+    def _send_in_order(self, message_ids: list[int]) -> None:
+        for index, message_id in enumerate(message_ids):
+            if not self._send(message_id):
+                self._hold_behind(message_id, message_ids[index + 1 :])
+                return
+
+    def _hold_behind(self, waiting_id: int, claimed: list[int]) -> None:
+        """A reply waits for a retry: the person's later replies wait behind it, in order."""
+        with self.db.transaction() as session:
+            waiting = session.get(Message, waiting_id)
+            if waiting is None or waiting.next_attempt_at is None:
+                return
+            later = session.scalars(select(Message).where(
+                Message.contact_id == waiting.contact_id, Message.direction == "out",
+                Message.id > waiting_id, Message.status.in_([PENDING, SENDING])))
+            for message in later:
+                if message.status == SENDING and message.id in claimed:
+                    message.attempts -= 1  # claimed but never tried
+                if message.status == PENDING or message.id in claimed:
+                    message.status = PENDING
+                    message.next_attempt_at = max(message.next_attempt_at or waiting.next_attempt_at,
+                                                  waiting.next_attempt_at)
+
+    def _send(self, message_id: int) -> bool:
+        """Try one message. False if it was put back for a retry."""
         with self.db.read() as session:
             message = session.get(Message, message_id)
             contact = session.get(Contact, message.contact_id) if message else None
         if message is None or contact is None:
-            return
+            return True
         refusal = self._refusal(message, contact)
         if refusal:
             self._finish(message_id, FAILED, error_code=refusal)
             log.info("message %s not sent: %s", message_id, refusal)
-            return
-        if self.client is None:
+            return True
+        client = self.client
+        if client is None:
             self._finish(message_id, LOCAL)
-            return
+            return True
         number = self.vault.decrypt(contact.phone_encrypted)
         try:
-            sent = self.client.messages.create(
+            sent = client.messages.create(
                 to=channel_address(message.channel, number),
                 from_=channel_address(message.channel, message.our_address),
                 body=message.body,
@@ -93,17 +135,16 @@ class Outbox:
             )
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
-                self._retry(message_id, message.attempts, f"http_{exc.status}")
-            else:
-                self._finish(message_id, FAILED, error_code=str(exc.code or exc.status))
-                if str(exc.code) == CARRIER_OPT_OUT:
-                    mark_carrier_opt_out(self.db, contact.id)
-            return
+                return self._retry(message_id, message.attempts, f"http_{exc.status}")
+            self._finish(message_id, FAILED, error_code=str(exc.code or exc.status))
+            if str(exc.code) == CARRIER_OPT_OUT:
+                mark_carrier_opt_out(self.db, contact.id)
+            return True
         except (requests.RequestException, TwilioException) as exc:
-            self._retry(message_id, message.attempts, type(exc).__name__)
-            return
+            return self._retry(message_id, message.attempts, type(exc).__name__)
         self._finish(message_id, sent.status or "queued", sid=sent.sid)
         log.info("message %s sent: %s", message_id, sent.status)
+        return True
 
     def _refusal(self, message: Message, contact: Contact) -> str | None:
         if contact.opted_out_at is not None and message.purpose != "opt_out_confirmation":
@@ -127,11 +168,12 @@ class Outbox:
             message.error_code = error_code
             message.next_attempt_at = None
 
-    def _retry(self, message_id: int, attempts: int, reason: str) -> None:
+    def _retry(self, message_id: int, attempts: int, reason: str) -> bool:
+        """Schedule another try with backoff; False (waiting), or True if it has given up."""
         if attempts >= self.settings.send_max_attempts:
             self._finish(message_id, FAILED, error_code="max_attempts")
             log.warning("message %s failed after %d attempts (%s)", message_id, attempts, reason)
-            return
+            return True
         delay = min(300.0, 2.0 ** attempts) * (0.5 + random.random())
         with self.db.transaction() as session:
             message = session.get(Message, message_id)
@@ -139,6 +181,7 @@ class Outbox:
                 message.status = PENDING
                 message.next_attempt_at = utcnow() + timedelta(seconds=delay)
         log.info("message %s will be retried in %.1f s (%s)", message_id, delay, reason)
+        return False
 
     # -- after a crash -----------------------------------------------------------------------
     def recover(self) -> int:

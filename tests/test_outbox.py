@@ -185,3 +185,16 @@ def test_local_mode_sends_nothing(tmp_path, fake):
     outbox(db, settings).send_due()
     assert row(db, mid).status == "local" and fake.messages == []
     db.dispose()
+
+
+def test_a_retry_holds_the_persons_later_replies_in_order(db, settings, fake):
+    first = add_reply(db, settings, "First")
+    second = add_reply(db, settings, "Second")
+    fake.fail_next = [503]
+    box = outbox(db, settings)
+    box.send_due()
+    assert fake.messages == [], "the second reply does not overtake the first"
+    assert row(db, second).status == "pending" and row(db, second).attempts == 0
+    box.send_due(now=utcnow() + timedelta(minutes=10))
+    assert [m.body for m in fake.messages] == ["First", "Second"]
+    assert row(db, first).status == row(db, second).status == "queued"
