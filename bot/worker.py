@@ -178,6 +178,10 @@ class Worker:
         return True
 
     def _check_handled(self, message_id: int) -> None:
+        with self.db.read() as session:
+            status = session.scalar(select(Message.status).where(Message.id == message_id))
+        if status != RECEIVED:
+            return
         with self.db.transaction() as session:
             message = session.get(Message, message_id)
             if message is not None and message.status == RECEIVED:
