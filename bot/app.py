@@ -61,7 +61,8 @@ async def _bring_up_rasa(app: FastAPI, settings: Settings, worker: Worker) -> No
     else:
         server = RasaServer(settings)
         app.state.rasa_server = server
-        await asyncio.to_thread(server.start)
+        server.launch()  # from the event loop's thread, which lives as long as the app
+        await asyncio.to_thread(server.wait_ready, 180.0)
     log.info("Rasa is ready")
     worker.rasa_ready.set()
 

@@ -7,10 +7,12 @@ Python 3.10 and old libraries, so it lives in `.venv-rasa` and is never imported
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,6 +101,13 @@ def train(settings: Settings, progress: Progress) -> Path:
     return target
 
 
+def _die_with_parent() -> None:
+    """Linux: Rasa gets SIGTERM if the app dies, even by SIGKILL, so no orphan keeps the port."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class RasaServer:
     """`rasa run` on 127.0.0.1 with the REST channel and our action endpoint."""
 
@@ -122,6 +131,11 @@ class RasaServer:
         return endpoints, credentials
 
     def start(self, timeout: float = 180.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process (call from the thread that lives as long as the app)."""
         if not self.model.exists():
             raise RasaError(f"No trained model at {self.model}: run `listening-bot train`.")
         endpoints, credentials = self._write_config()
@@ -131,9 +145,8 @@ class RasaServer:
              "-p", str(self.settings.rasa_port), "--model", str(self.model),
              "--endpoints", str(endpoints), "--credentials", str(credentials)],
             cwd=self.runtime, env=_env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
