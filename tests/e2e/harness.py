@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.fakes.payloads import load
 from webhooks.signature import SIGNATURE_HEADER, sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,22 +119,14 @@ class Phone:
         return f"whatsapp:{BOT_WHATSAPP}" if self.channel == "whatsapp" else BOT_SMS
 
     def form(self, body: str, sid: str | None = None, **extra: str) -> dict[str, str]:
+        """A recorded Twilio payload shape (tests/fixtures/twilio) for this phone and text."""
         sid = sid or "SM" + uuid.uuid4().hex
-        form = {
-            "ToCountry": "GB", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
-            "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-            "FromCity": "", "Body": body, "FromCountry": "GB", "To": self.bot_address,
-            "ToZip": "", "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT_SID,
-            "From": self.address, "ApiVersion": "2010-04-01",
-        }
+        shape = "whatsapp_inbound" if self.channel == "whatsapp" else "sms_inbound"
+        overrides = {"SmsMessageSid": sid, "SmsSid": sid, "MessageSid": sid, "Body": body,
+                     "AccountSid": ACCOUNT_SID, "From": self.address, "To": self.bot_address}
         if self.channel == "whatsapp":
-            for key in ("ToCountry", "ToState", "ToCity", "FromZip", "FromState", "FromCity",
-                        "FromCountry", "ToZip"):
-                form.pop(key)
-            form.update(ProfileName="Test", WaId=self.number.lstrip("+"), MessageType="text",
-                        ReferralNumMedia="0")
-        form.update(extra)
-        return form
+            overrides["WaId"] = self.number.lstrip("+")
+        return load(shape, **overrides, **extra)
 
     def post(self, form: dict[str, str], path: str = "/webhooks/twilio/messages",
              token: str = AUTH_TOKEN) -> httpx.Response:
