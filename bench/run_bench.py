@@ -192,13 +192,14 @@ def main() -> int:
     parser.add_argument("--phones", type=int, default=16, help="simulated phones (default 16)")
     parser.add_argument("--turns", type=int, default=14, help="messages each phone sends (default 14)")
     parser.add_argument("--skip-stock", action="store_true", help="do not run the stock Rasa comparison")
+    parser.add_argument("--database-url", help="run the bot on this database (default: a new SQLite file)")
     args = parser.parse_args()
 
     subprocess.run([str(ROOT / ".venv/bin/listening-bot"), "train"], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="listening-bench-"))
     port = free_port()
     with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
-        env = app_env(tmp, port, f"sqlite:///{tmp / 'bench.db'}", fake.url, "")
+        env = app_env(tmp, port, args.database_url or f"sqlite:///{tmp / 'bench.db'}", fake.url, "")
         env.update(RASA_PORT=str(free_port()), LOG_LEVEL="WARNING", WORKER_POLL_SECONDS="1")
         app = AppProcess(env, port, tmp / "app.log")
         print("[bench] starting the bot (app + its Rasa server)...", flush=True)
