@@ -26,10 +26,6 @@ from bot.survey.model import AnswerWrite, Outcome, State, Turn
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"  # a conversation the person chose to start again; kept for the record
-CONTACT_EVENTS = {
-    "consent_given", "consent_declined", "opted_out", "opted_in", "language_changed",
-    "survey_started", "survey_completed", "survey_restarted",
-}
 
 
 class ConversationService:

@@ -7,7 +7,8 @@ the lookup before the insert only spares the common case an exception.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,14 +27,17 @@ PROCESSED = "processed"
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-class InboundLike(Protocol):
+@dataclass(frozen=True)
+class InboundMessage:
+    """An inbound message as a channel parsed it: `sender` is the person's number, never logged."""
+
     sid: str
     channel: str
     sender: str
     our_address: str
     body: str
-    media: list[dict[str, str]]
-    button_payload: str | None
+    media: list[dict[str, str]] = field(default_factory=list)
+    button_payload: str | None = None
 
 
 def new_public_id() -> str:
@@ -61,7 +65,7 @@ def get_or_create_contact(
     return contact
 
 
-def store_inbound(db: Database, vault: PhoneVault, message: InboundLike) -> int | None:
+def store_inbound(db: Database, vault: PhoneVault, message: InboundMessage) -> int | None:
     """Store one inbound message; returns its id, or None if this MessageSid is already stored."""
     with db.read() as session:
         if session.scalar(select(Message.id).where(Message.twilio_sid == message.sid)):

@@ -189,7 +189,7 @@ class Outbox:
         with self.db.read() as session:
             in_doubt = list(session.scalars(
                 select(Message).where(Message.direction == "out", Message.status == SENDING)))
-            known = set(session.scalars(select(Message.twilio_sid).where(Message.twilio_sid.is_not(None))))
+            known = {sid for sid in session.scalars(select(Message.twilio_sid)) if sid}
         for message in in_doubt:
             found = self._find_at_twilio(message, known) if self.client else None
             if found is not None:

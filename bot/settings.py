@@ -24,24 +24,24 @@ TWILIO_DEFAULT_API = "https://api.twilio.com"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(PROJECT_ROOT / "var", description="Where the embedded mode keeps its files")
-    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in DATA_DIR")
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Where the embedded mode keeps its files")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in DATA_DIR")
 
     host: str = "127.0.0.1"
     port: int = 8000
-    public_base_url: str = Field("", description="URL Twilio calls; signatures are checked against it")
+    public_base_url: str = Field(default="", description="URL Twilio calls; signatures are checked against it")
 
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_api_base_url: str = TWILIO_DEFAULT_API
 
-    encryption_key: str = Field("", description="Fernet key for phone numbers; generated in DATA_DIR if empty")
+    encryption_key: str = Field(default="", description="Fernet key for phone numbers; generated in DATA_DIR if empty")
 
-    rasa_url: str = Field("", description="An already running Rasa server; empty: start our own")
+    rasa_url: str = Field(default="", description="An already running Rasa server; empty: start our own")
     rasa_port: int = 5005
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     models_dir: Path = PROJECT_ROOT / "models"
-    action_token: str = Field("", description="Shared secret Rasa uses to call our actions")
+    action_token: str = Field(default="", description="Shared secret Rasa uses to call our actions")
 
     surveys_dir: Path = PROJECT_ROOT / "surveys"
     default_survey: str = "demo"

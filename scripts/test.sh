@@ -28,4 +28,5 @@ echo "[test] PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 12
 .venv/bin/listening-bot train
 
 .venv/bin/ruff check .
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -58,6 +58,13 @@ def consented(engine: Engine, lang: str = "en") -> Person:
     return p
 
 
+def answer_up_to_free_text(p: Person) -> None:
+    """Scale, choice, no interpreter needed, choice, scale: the free-text question is next."""
+    for text, intent, number in [("3", "choose", 3), ("1", "choose", 1), ("no", "deny", None),
+                                 ("3", "choose", 3), ("4", "choose", 4)]:
+        p.say(text, intent, **({"number": number} if number else {}))
+
+
 def test_first_contact_detected_language_intro_and_consent(engine):
     p = Person(engine)
     replies = p.say("Dzień dobry", "greet", detected="pl")
@@ -129,9 +136,7 @@ def test_no_interpreter_needed_skips_the_follow_up(engine):
 
 def test_about_you_section_has_an_intro(engine):
     p = consented(engine)
-    for text, intent, number in [("3", "choose", 3), ("1", "choose", 1), ("no", "deny", None),
-                                 ("3", "choose", 3), ("4", "choose", 4)]:
-        p.say(text, intent, **({"number": number} if number else {}))
+    answer_up_to_free_text(p)
     replies = p.say("More interpreters please at my GP", "inform")
     assert p.question == "ethnic_group"
     assert replies[0].startswith("Last, 3 short questions")
@@ -204,9 +209,7 @@ def test_resume_after_a_pause_and_restart_after_expiry(engine):
 
 def test_free_text_short_commands_still_work(engine):
     p = consented(engine)
-    for text, intent, number in [("3", "choose", 3), ("1", "choose", 1), ("no", "deny", None),
-                                 ("3", "choose", 3), ("4", "choose", 4)]:
-        p.say(text, intent, **({"number": number} if number else {}))
+    answer_up_to_free_text(p)
     assert p.question == "one_thing"
     p.say("skip", "skip")
     assert p.answers["one_thing"] == ("skipped", None)

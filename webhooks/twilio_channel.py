@@ -7,13 +7,13 @@ MessageSid is acknowledged without storing it again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from bot import inbox
+from bot.inbox import InboundMessage
 from bot.outbox import apply_status_callback
 from bot.storage.phones import split_address
 from webhooks.signature import SETTINGS_HEADER, SIGNATURE_HEADER, is_valid, signed_url
@@ -22,19 +22,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """A parsed inbound message: `sender` is the person's number, never logged."""
-
-    sid: str
-    channel: str
-    sender: str
-    our_address: str
-    body: str
-    media: list[dict[str, str]] = field(default_factory=list)
-    button_payload: str | None = None
 
 
 def parse_inbound(form: dict[str, str]) -> InboundMessage:
