@@ -27,6 +27,7 @@ from bot.storage.phones import PhoneVault
 from bot.survey.engine import Engine
 from bot.survey.flow import load_surveys
 from bot.texts.catalogue import Catalogue
+from bot.translation import Translations, make_translator
 from bot.worker import Worker
 from webhooks import twilio_channel
 
@@ -74,7 +75,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = build_engine(settings)
     detector = LanguageDetector(engine.catalogue.languages, PROJECT_ROOT / "nlu")
     outbox = Outbox(db, settings, app.state.vault)
-    worker = Worker(db, outbox, detector, settings.effective_rasa_url, settings.worker_poll_seconds)
+    translations = Translations(db, settings, make_translator(settings))
+    worker = Worker(db, outbox, detector, settings.effective_rasa_url, translations,
+                    settings.worker_poll_seconds)
     conversation = ConversationService(db, engine, settings.default_survey, worker.notify_outbox)
 
     async def handle_action(call: ActionCall) -> None:

@@ -83,10 +83,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         known = ", ".join(sorted(surveys)) or "none"
         print(f"error: no survey {survey_id!r} (known: {known})", file=sys.stderr)
         return 2
-    keys = [q.key for q in surveys[survey_id].questions]
+    questions = surveys[survey_id].questions
+    keys = [q.key for q in questions]
+    english_for = {q.key for q in questions if q.type == "text" and q.validate is None}
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
-        count = write_csv(Database(settings), survey_id, keys, out)
+        count = write_csv(Database(settings), survey_id, keys, english_for, out)
     finally:
         if args.output:
             out.close()

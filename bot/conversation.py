@@ -22,6 +22,8 @@ from bot.storage.db import Database
 from bot.storage.tables import Answer, Contact, ContactEvent, Conversation, Message, utcnow
 from bot.survey.engine import Engine
 from bot.survey.model import AnswerWrite, Outcome, State, Turn
+from bot.translation import PENDING as TRANSLATION_PENDING
+from bot.translation import needs_translation
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class ConversationService:
 
         message.status = PROCESSED
         message.language = contact.language
+        if needs_translation(message.body, contact.language):
+            message.translation_status = TRANSLATION_PENDING
         message.conversation_id = conversation.id if conversation else None
         for reply in outcome.replies:
             session.add(

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     send_max_attempts: int = 6
     log_level: str = "INFO"
 
+    translation_provider: str = Field(
+        default="google", description="google | deepl | microsoft | libre | none"
+    )
+    translation_api_key: str = ""
+    translation_url: str = Field(default="", description="custom endpoint (LibreTranslate)")
+    translation_max_attempts: int = 8
+    translation_timeout_seconds: float = 30.0
+
     # -- derived values -------------------------------------------------------------------
     @property
     def local_mode(self) -> bool:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 import httpx
@@ -28,6 +29,7 @@ from bot.rasa_client import escape_user_text, send_to_rasa, shortcut_message
 from bot.storage.db import Database
 from bot.storage.tables import Contact, Message
 from bot.survey.shortcuts import shortcut
+from bot.translation import Translations
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,12 @@ class Worker:
         outbox: Outbox,
         detector: LanguageDetector,
         rasa_url: str,
+        translations: Translations,
         poll_seconds: float = 1.0,
     ) -> None:
         self.db = db
         self.outbox = outbox
+        self.translations = translations
         self.detector = detector
         self.rasa_url = rasa_url
         self.poll_seconds = poll_seconds
@@ -78,6 +82,7 @@ class Worker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._http: httpx.AsyncClient | None = None
+        self._stop_translations = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -87,10 +92,13 @@ class Worker:
             asyncio.create_task(self._dispatch_loop(), name="inbound-dispatch"),
             asyncio.create_task(self._outbox_loop(), name="outbox"),
         ]
+        threading.Thread(target=self._translation_loop, args=(self._stop_translations,),
+                         name="translations", daemon=True).start()
         self.notify()
         self.notify_outbox()
 
     async def stop(self) -> None:
+        self._stop_translations.set()
         for task in [*self._tasks, *self._active.values()]:
             task.cancel()
         for task in [*self._tasks, *self._active.values()]:
@@ -201,3 +209,14 @@ class Worker:
                 continue
             if sent:
                 self._outbound.set()  # there may be more, or retries now due
+
+    # -- translations for officers (never on the reply path) --------------------------------
+    def _translation_loop(self, stop: threading.Event) -> None:
+        """A daemon thread: a provider that hangs can delay translations, never replies or
+        shutdown."""
+        while not stop.wait(max(2.0, self.poll_seconds)):
+            try:
+                while not stop.is_set() and self.translations.translate_due():
+                    pass
+            except Exception:
+                log.exception("translation run failed; retrying later")

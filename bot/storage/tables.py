@@ -131,6 +131,12 @@ class Message(Base):
     next_attempt_at: Mapped[datetime | None]
     in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     purpose: Mapped[str | None] = mapped_column(String(32))  # e.g. "opt_out_confirmation"
+    # English for officers, of a person's own words: pending -> done, or failed (retried later).
+    text_en: Mapped[str | None] = mapped_column(Text)
+    translation_status: Mapped[str | None] = mapped_column(String(16))
+    translation_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    translation_next_at: Mapped[datetime | None]
+    translation_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -153,3 +159,17 @@ class Answer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="answers")
+
+
+class TranslationCache(Base):
+    """Machine translations already paid for: the same words are never sent twice."""
+
+    __tablename__ = "translation_cache"
+    __table_args__ = (UniqueConstraint("language", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    text_en: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     app_env,
     free_port,
 )
+from tests.fakes.libretranslate import FakeLibreTranslate
 from tests.fakes.twilio_api import FakeTwilio
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +30,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="session")
 def fake_twilio() -> Iterator[FakeTwilio]:
     with FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_libre() -> Iterator[FakeLibreTranslate]:
+    with FakeLibreTranslate() as fake:
         yield fake
 
 
@@ -88,12 +95,15 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def make_app(
-    e2e_rasa: str, fake_twilio: FakeTwilio, app_port: int, tmp_path: Path
+    e2e_rasa: str, fake_twilio: FakeTwilio, fake_libre: FakeLibreTranslate, app_port: int,
+    tmp_path: Path,
 ) -> Iterator:
     started: list[AppProcess] = []
 
     def make(database_url: str) -> AppProcess:
         env = app_env(tmp_path, app_port, database_url, fake_twilio.url, e2e_rasa)
+        env.update(TRANSLATION_PROVIDER="libre", TRANSLATION_URL=fake_libre.url,
+                   TRANSLATION_API_KEY="e2e")
         app = AppProcess(env, app_port, tmp_path / "app.log")
         app.start()
         started.append(app)
