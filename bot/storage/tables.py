@@ -125,7 +125,7 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))  # Twilio code or ours
     media: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
