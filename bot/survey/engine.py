@@ -1,9 +1,13 @@
 """The survey engine: given where a person is and what they said, decide what happens next.
 
-Pure: no database, no network. `bot.conversation` loads the `State`, calls `handle`, and
-saves the `Outcome` in one transaction. Order of precedence, so that nothing can swallow
-the important things: STOP, then opted-out silence (START excepted), then first contact,
-then the stage the person is in.
+Pure: no database, no network, no clock (the time comes in the `Turn`). `bot.conversation`
+loads the `State`, calls `handle`, and saves the `Outcome` in one transaction. Order of
+precedence, so nothing can swallow the important things: STOP, then opted-out silence (START
+excepted), then first contact, then the stage the person is in. Nothing is asked before consent.
+
+Replies are short and in the person's language. A short acknowledgement ("OK, we will skip
+that one.") goes in the same message as what follows when both fit in two SMS segments:
+fewer messages to pay for, and SMS parts sent separately can arrive out of order.
 """
 
 from __future__ import annotations
@@ -11,8 +15,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.survey.answers import fold, understand
-from bot.survey.flow import Question, Survey
+from bot.sms import segments
+from bot.survey.answers import (
+    NO_EMOJI,
+    YES_EMOJI,
+    Words,
+    matches_words,
+    redact_postcodes,
+    understand,
+)
+from bot.survey.flow import CHOICE_TYPES, Option, Question, Survey
 from bot.survey.model import (
     COMPLETED,
     CONSENT,
@@ -28,11 +40,27 @@ from bot.survey.model import (
 )
 from bot.texts.catalogue import Catalogue
 
-ANSWER_INTENTS = {"affirm", "deny", "choose", "inform", "nlu_fallback"}
 FAQ = {"ask_who": "faq_who", "ask_confidential": "faq_confidential", "ask_why": "faq_why"}
-# Skills that, on a free-text question, are only taken as such when the message is short.
-COMMANDS = {"help", "skip", "dont_know", "repeat", "change_language", "greet", "thanks",
-            "goodbye", *FAQ}
+# Skills rather than answers. On a free-text question they count only in a short, confident
+# message: people write long answers that a classifier may well call "help".
+COMMANDS = frozenset(
+    {
+        "help",
+        "skip",
+        "dont_know",
+        "repeat",
+        "change_language",
+        "greet",
+        "thanks",
+        "goodbye",
+        "start",
+        *FAQ,
+    }
+)
+COMMAND_MAX_WORDS = 4
+COMMAND_MIN_CONFIDENCE = 0.7
+MAX_SEGMENTS = 2
+OPT_OUT_PURPOSE = "opt_out_confirmation"
 
 
 class Engine:
@@ -52,262 +80,374 @@ class Engine:
         self.privacy_url = privacy_url
         self.welcome_back_after = welcome_back_after
         self.resume_expiry = resume_expiry
+        self._words: dict[str | None, Words] = {}
+        self._language_question = _language_question(catalogue)
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, state: State, turn: Turn, survey_id: str | None = None) -> Outcome:
         s = replace(state, answers=dict(state.answers))
         out = Outcome(state=s)
-        survey = self.surveys[survey_id or self.default_survey]
+        survey = (
+            self.surveys.get(survey_id or self.default_survey) or self.surveys[self.default_survey]
+        )
         if turn.intent == "stop":
             if not s.opted_out:
                 s.opted_out = True
                 out.events.append("opted_out")
-                self._say(out, "stopped", purpose="opt_out_confirmation")
+                self._say(out, "stopped", purpose=OPT_OUT_PURPOSE)
             return out
         if s.opted_out:
             if turn.intent == "start":
-                s.opted_out = False
-                out.events.append("opted_in")
-                self._say(out, "started")
-                if s.stage is None:
-                    self._first_contact(out, turn)
-                else:
-                    self._prompt(out, survey)
+                self._opt_in(out, turn, survey)
             return out
-        if s.stage is None:
+        stage = {
+            LANGUAGE: self._language_stage,
+            CONSENT: self._consent_stage,
+            QUESTION: self._question_stage,
+            RESUME: self._resume_stage,
+            COMPLETED: self._completed_stage,
+            DECLINED: self._declined_stage,
+        }.get(s.stage or "")
+        if stage is None:
             self._first_contact(out, turn)
-            return out
-        if turn.intent == "media":
+        elif turn.intent == "media":
             self._say(out, "media")
-            self._prompt(out, survey)
-            return out
-        if s.stage == LANGUAGE:
-            self._choose_language(out, turn, survey)
-        elif s.stage == QUESTION:
-            self._question(out, turn, survey)
+            self._prompt(out, survey, join=True)
         else:
-            self._other_stage(out, turn, survey)
+            stage(out, turn, survey)
         return out
 
-    # -- helpers --------------------------------------------------------------------------
-    def _t(self, out: Outcome, key: str, **fmt: str) -> str:
-        return self.catalogue.text(key, out.state.language, **fmt)
-
-    def _say(self, out: Outcome, key: str, purpose: str | None = None, **fmt: str) -> None:
-        out.replies.append(Reply(self._t(out, key, **fmt), purpose))
-
+    # -- what the person sees -----------------------------------------------------------------
     def render(self, question: Question, lang: str | None) -> str:
-        """A question and its options as one short message."""
-        lang = lang or "en"
+        """A question and its options as one message."""
         lines = [question.text_in(lang)]
-        if question.type in ("single", "multiple"):
+        if question.type in CHOICE_TYPES:
             lines += [f"{n}. {o.text_in(lang)}" for n, o in enumerate(question.options, start=1)]
         elif question.type == "yesno":
             lines.append(self.catalogue.text("yes_no_hint", lang))
         elif question.type == "scale":
-            lines.append(self.catalogue.text(
-                "scale_hint", lang,
-                min=question.scale["min"].get(lang) or question.scale["min"]["en"],
-                max=question.scale["max"].get(lang) or question.scale["max"]["en"]))
+            lines.append(
+                self.catalogue.text(
+                    "scale_hint",
+                    lang,
+                    min=question.scale_label("min", lang),
+                    max=question.scale_label("max", lang),
+                )
+            )
         return "\n".join(lines)
 
-    def language_menu(self) -> str:
-        lines = [self.catalogue.text("language_menu", "en")]
-        lines += [f"{n}. {self.catalogue.text('language_name', lang)}"
-                  for n, lang in enumerate(self.catalogue.languages, start=1)]
+    def language_menu(self, lang: str | None = None) -> str:
+        """Each language in its own script, numbered; the heading in the current language."""
+        lines = [self.catalogue.text("language_menu", lang)]
+        lines += [
+            f"{n}. {self.catalogue.language_name(code)}"
+            for n, code in enumerate(self.catalogue.languages, start=1)
+        ]
         return "\n".join(lines)
 
-    def _ask(self, out: Outcome, question: Question, with_intro: bool = True) -> None:
-        s = out.state
-        s.stage, s.question_key, s.attempts = QUESTION, question.key, 0
-        if with_intro and question.intro:
-            out.replies.append(Reply(question.intro.get(s.language or "en") or question.intro["en"]))
-        out.replies.append(Reply(self.render(question, s.language)))
+    def _send(
+        self, out: Outcome, text: str, purpose: str | None = None, *, join: bool = False
+    ) -> None:
+        last = out.replies[-1] if out.replies else None
+        if join and last is not None and last.purpose is None and purpose is None:
+            merged = f"{last.text}\n{text}"
+            if segments(merged)[1] <= MAX_SEGMENTS:
+                out.replies[-1] = Reply(merged)
+                return
+        out.replies.append(Reply(text, purpose))
 
-    def _prompt(self, out: Outcome, survey: Survey) -> None:
-        """Bring the person back to what we were waiting for."""
-        s = out.state
-        if s.stage == QUESTION and s.question_key:
-            out.replies.append(Reply(self.render(survey.question(s.question_key), s.language)))
-        elif s.stage == CONSENT:
-            self._say(out, "consent_again")
-        elif s.stage == LANGUAGE:
-            out.replies.append(Reply(self.language_menu()))
-        elif s.stage == RESUME:
-            self._say(out, "resume_ask")
+    def _say(
+        self, out: Outcome, key: str, purpose: str | None = None, *, join: bool = False, **fmt: str
+    ) -> None:
+        self._send(out, self.catalogue.text(key, out.state.language, **fmt), purpose, join=join)
 
-    def _advance(self, out: Outcome, survey: Survey, after: str) -> None:
-        nxt = survey.next_question(after, out.state.answers)
-        if nxt is None:
-            s = out.state
-            s.stage, s.question_key, s.attempts = COMPLETED, None, 0
-            out.events.append("survey_completed")
-            self._say(out, "completed")
-        else:
-            self._ask(out, nxt)
+    def _words_for(self, lang: str | None) -> Words:
+        if lang not in self._words:
+            langs = [lang, "en"] if lang and lang != "en" else ["en"]
+            self._words[lang] = Words(
+                *(
+                    tuple(w for code in langs for w in self.catalogue.words(code, key))
+                    for key in ("yes_words", "no_words", "prefer_not_words")
+                )
+            )
+        return self._words[lang]
 
-    def _start_survey(self, out: Outcome, survey: Survey) -> None:
-        first = survey.first_question(out.state.answers)
-        assert first is not None, "a survey has at least one question"
-        self._ask(out, first)
-
-    # -- first contact and language --------------------------------------------------------
-    def _first_contact(self, out: Outcome, turn: Turn) -> None:
-        s = out.state
-        lang = turn.detected_language
-        if lang in self.catalogue.languages and turn.intent != "change_language":
-            s.language = lang
-            out.events.append("language_changed")
-            self._introduce(out)
-        else:
-            s.stage = LANGUAGE
-            out.replies.append(Reply(self.language_menu()))
-
-    def _introduce(self, out: Outcome) -> None:
-        out.state.stage = CONSENT
-        self._say(out, "intro")
-        self._say(out, "consent", privacy_url=self.privacy_url)
-
-    def _language_named(self, turn: Turn) -> str | None:
-        languages = self.catalogue.languages
-        number = turn.entities.get("number") if turn.intent == "choose" else None
-        if isinstance(number, int) and 1 <= number <= len(languages):
-            return languages[number - 1]
-        said = fold(turn.text)
-        for lang in languages:
-            names = {fold(self.catalogue.text("language_name", lang)), lang}
-            names |= {fold(n) for n in self.catalogue.words(lang, "language_aliases")}
-            if said in names:
-                return lang
-        if turn.detected_language in languages:
-            return turn.detected_language
+    def _yes_no(self, turn: Turn, lang: str | None) -> str | None:
+        """A plain yes or no (intent, emoji or words); numbers do not count as consent."""
+        words = self._words_for(lang)
+        if (
+            turn.intent == "affirm"
+            or turn.text.strip() in YES_EMOJI
+            or matches_words(turn.text, words.yes)
+        ):
+            return "yes"
+        if (
+            turn.intent == "deny"
+            or turn.text.strip() in NO_EMOJI
+            or matches_words(turn.text, words.no)
+        ):
+            return "no"
         return None
 
-    def _choose_language(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+    # -- moving through the survey ------------------------------------------------------------
+    def _ask(self, out: Outcome, question: Question, *, join: bool = False) -> None:
         s = out.state
-        lang = self._language_named(turn)
+        s.stage, s.question_key, s.attempts = QUESTION, question.key, 0
+        intro = question.intro_in(s.language)
+        if intro:
+            self._send(out, intro, join=join)
+        self._send(out, self.render(question, s.language), join=join or bool(intro))
+
+    def _prompt(self, out: Outcome, survey: Survey, *, join: bool = False) -> None:
+        """Bring the person back to what we are waiting for from them."""
+        s = out.state
+        question = _current(survey, s)
+        if s.stage == QUESTION and question is not None:
+            self._send(out, self.render(question, s.language), join=join)
+        elif s.stage == CONSENT:
+            self._say(out, "consent_again", join=join)
+        elif s.stage == LANGUAGE:
+            self._send(out, self.language_menu(s.language), join=join)
+        elif s.stage == RESUME:
+            self._say(out, "resume_ask", join=join)
+
+    def _advance(
+        self, out: Outcome, survey: Survey, after: str | None, *, join: bool = False
+    ) -> None:
+        """Ask the next question that applies (the first one if `after` is None), or finish."""
+        answers = out.state.answers
+        nxt = (
+            survey.first_question(answers)
+            if after is None
+            else survey.next_question(after, answers)
+        )
+        if nxt is not None:
+            self._ask(out, nxt, join=join)
+            return
+        s = out.state
+        s.stage, s.question_key, s.attempts = COMPLETED, None, 0
+        out.events.append("survey_completed")
+        self._say(out, "completed", join=join)
+
+    # -- first contact, language, consent ------------------------------------------------------
+    def _first_contact(self, out: Outcome, turn: Turn) -> None:
+        s = out.state
+        lang = s.language or turn.detected_language
+        if lang in self.catalogue.languages and turn.intent != "change_language":
+            if s.language != lang:
+                s.language = lang
+                out.events.append("language_changed")
+            self._introduce(out, confirm_language=True)
+        else:
+            s.stage = LANGUAGE
+            self._send(out, self.language_menu(s.language), join=True)
+
+    def _introduce(self, out: Outcome, *, confirm_language: bool = False) -> None:
+        """Who is asking and why, how to change language, then the consent question."""
+        out.state.stage = CONSENT
+        self._say(out, "intro", join=True)
+        if confirm_language:
+            self._say(out, "language_set", join=True)
+        self._say(out, "consent", privacy_url=self.privacy_url)
+
+    def _language_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        s = out.state
+        chosen = understand(self._language_question, turn.text, "en", turn.intent, turn.entities)
+        lang = chosen.value if chosen.ok else None
+        if lang is None and turn.detected_language in self.catalogue.languages:
+            lang = turn.detected_language
         if lang is None:
             if turn.intent == "help":
                 self._say(out, "help")
-            out.replies.append(Reply(self.language_menu()))
+            elif turn.intent in FAQ:
+                self._say(out, FAQ[turn.intent])
+            self._send(out, self.language_menu(s.language), join=True)
             return
-        s.language = lang
-        out.events.append("language_changed")
+        if lang != s.language:
+            s.language = lang
+            out.events.append("language_changed")
         self._say(out, "language_set")
-        if s.resume_stage is None:
+        back, s.resume_stage = s.resume_stage, None
+        if back in (QUESTION, RESUME, COMPLETED, DECLINED):
+            s.stage = back
+            self._prompt(out, survey, join=True)  # the same place, now in the new language
+        else:  # first contact, or not yet consented: introduce in the chosen language
             self._introduce(out)
+
+    def _consent_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        s = out.state
+        answer = self._yes_no(turn, s.language)
+        if answer == "yes":
+            s.consented = True
+            out.events += ["consent_given", "survey_started"]
+            self._advance(out, survey, None)
+        elif answer == "no":
+            s.stage = DECLINED
+            out.events.append("consent_declined")
+            self._say(out, "declined")
+        elif not self._common(out, turn, survey):
+            self._say(out, "consent_again")
+
+    # -- questions ------------------------------------------------------------------------
+    def _is_command(self, turn: Turn, question: Question) -> bool:
+        if turn.intent not in COMMANDS:
+            return False
+        if question.type != "text":
+            return True
+        return (
+            len(turn.text.split()) <= COMMAND_MAX_WORDS
+            and turn.confidence >= COMMAND_MIN_CONFIDENCE
+        )
+
+    def _question_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        s = out.state
+        question = _current(survey, s)
+        if question is None:  # the survey changed under them: the first unanswered question
+            nxt = survey.first_question(s.answers)
+            while nxt is not None and nxt.key in s.answers:
+                nxt = survey.next_question(nxt.key, s.answers)
+            if nxt is None:
+                self._advance(out, survey, survey.questions[-1].key)
+            else:
+                self._ask(out, nxt)
             return
-        s.stage, s.resume_stage = s.resume_stage, None
-        if s.stage == CONSENT:
-            self._introduce(out)
-        else:
-            self._prompt(out, survey)
-
-    # -- the survey -------------------------------------------------------------------------
-    def _is_command(self, turn: Turn) -> bool:
-        return (turn.intent in COMMANDS and len(turn.text.split()) <= 4
-                and turn.confidence >= 0.7)
-
-    def _common(self, out: Outcome, turn: Turn, survey: Survey) -> bool:
-        """Skills that work in any stage. True if handled."""
-        s = out.state
-        if turn.intent == "change_language":
-            s.resume_stage = s.stage
-            s.stage = LANGUAGE
-            out.replies.append(Reply(self.language_menu()))
-            return True
-        if turn.intent == "help":
-            self._say(out, "help")
-            self._prompt(out, survey)
-            return True
-        if turn.intent in FAQ:
-            self._say(out, FAQ[turn.intent])
-            self._prompt(out, survey)
-            return True
-        if turn.intent == "repeat":
-            self._prompt(out, survey)
-            return True
-        return False
-
-    def _question(self, out: Outcome, turn: Turn, survey: Survey) -> None:
-        s = out.state
-        question = survey.question(s.question_key or "")
         gap = turn.now - s.last_inbound_at if s.last_inbound_at else timedelta(0)
         if gap > self.resume_expiry:
             s.stage = RESUME
             self._say(out, "resume_ask")
             return
-        lang = s.language or "en"
-        free_text = question.type == "text"
-        command = self._is_command(turn) if free_text else turn.intent in COMMANDS
-        if not command or question.type in ("single", "multiple"):
-            # An option's own words win over a skill ("Prefer not to say" is an answer here).
-            understood = understand(question, turn.text, lang, turn.intent, turn.entities)
-            if understood.ok and (not command or question.type != "text"):
+        command = self._is_command(turn, question)
+        if not command or question.type in CHOICE_TYPES:
+            # On a choice question an option's own words win over a skill: "prefer not to say"
+            # is an answer there, though a classifier may call it "skip".
+            understood = understand(
+                question,
+                turn.text,
+                s.language or "en",
+                turn.intent,
+                turn.entities,
+                self._words_for(s.language),
+            )
+            if understood.ok and (understood.exact or not command):
                 s.answers[question.key] = understood.value
-                out.answer = AnswerWrite(question.key, "answered", turn.text, understood.value)
+                out.answer = AnswerWrite(
+                    question.key, "answered", redact_postcodes(turn.text), understood.value
+                )
                 self._advance(out, survey, question.key)
                 return
         if command:
-            if turn.intent == "skip":
-                out.answer = AnswerWrite(question.key, "skipped", turn.text)
-                self._say(out, "skipped")
-                self._advance(out, survey, question.key)
-                return
-            if turn.intent == "dont_know":
-                out.answer = AnswerWrite(question.key, "dont_know", turn.text)
-                self._say(out, "dont_know")
-                self._advance(out, survey, question.key)
-                return
-            if turn.intent in ("greet", "thanks", "goodbye"):
-                if gap > self.welcome_back_after:
-                    self._say(out, "welcome_back")
-                self._prompt(out, survey)
-                return
-            if self._common(out, turn, survey):
-                return
-        if s.attempts == 0:
+            self._question_command(out, turn, survey, question, gap)
+        elif gap > self.welcome_back_after:
+            self._say(out, "welcome_back")
+            self._prompt(out, survey, join=True)
+        elif s.attempts == 0:
             s.attempts = 1
             self._say(out, _retry_key(question))
-            return
-        out.answer = AnswerWrite(question.key, "unclear", turn.text)
-        self._say(out, "move_on")
-        self._advance(out, survey, question.key)
+        else:
+            out.answer = AnswerWrite(question.key, "unclear", redact_postcodes(turn.text))
+            if survey.next_question(question.key, s.answers) is not None:
+                self._say(out, "move_on")
+            self._advance(out, survey, question.key, join=True)
 
-    # -- consent, resume, the end -----------------------------------------------------------
-    def _other_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+    def _question_command(
+        self, out: Outcome, turn: Turn, survey: Survey, question: Question, gap: timedelta
+    ) -> None:
+        intent = turn.intent
+        if intent in ("skip", "dont_know"):
+            status = "skipped" if intent == "skip" else "dont_know"
+            out.answer = AnswerWrite(question.key, status, redact_postcodes(turn.text))
+            self._say(out, status)
+            self._advance(out, survey, question.key, join=True)
+        elif intent in ("greet", "start"):
+            if gap > self.welcome_back_after:
+                self._say(out, "welcome_back")
+            self._prompt(out, survey, join=True)
+        elif intent == "thanks":
+            self._say(out, "faq_thanks")
+            self._prompt(out, survey, join=True)
+        elif intent == "goodbye":
+            self._say(out, "paused")
+        else:
+            self._common(out, turn, survey)
+
+    def _common(self, out: Outcome, turn: Turn, survey: Survey) -> bool:
+        """Skills that work in every stage: help, side questions, repeat, change language."""
         s = out.state
-        if s.stage == CONSENT:
-            if turn.intent == "affirm":
-                s.consented = True
-                out.events += ["consent_given", "survey_started"]
-                self._start_survey(out, survey)
-            elif turn.intent == "deny":
-                s.stage = DECLINED
-                out.events.append("consent_declined")
-                self._say(out, "declined")
-            elif not self._common(out, turn, survey):
-                self._say(out, "consent_again")
-        elif s.stage == RESUME:
-            if turn.intent == "affirm":
-                s.stage = QUESTION
-                self._prompt(out, survey)
-            elif turn.intent == "deny":
-                out.events.append("survey_restarted")
-                s.answers = {}
-                self._start_survey(out, survey)
-            elif not self._common(out, turn, survey):
-                self._say(out, "resume_ask")
-        elif s.stage == DECLINED:
-            if not self._common(out, turn, survey):
-                self._introduce(out)
-        elif s.stage == COMPLETED:
-            if turn.intent in ("thanks", "goodbye"):
-                self._say(out, "thanks")
-            elif turn.intent == "change_language":
-                self._common(out, turn, survey)
-            else:
-                self._say(out, "already_completed")
+        if turn.intent == "change_language":
+            if s.stage != LANGUAGE:
+                s.resume_stage, s.stage = s.stage, LANGUAGE
+            self._send(out, self.language_menu(s.language))
+        elif turn.intent == "help":
+            self._say(out, "help")
+            self._prompt(out, survey, join=True)
+        elif turn.intent in FAQ:
+            self._say(out, FAQ[turn.intent])
+            self._prompt(out, survey, join=True)
+        elif turn.intent == "repeat":
+            self._prompt(out, survey)
+        else:
+            return False
+        return True
+
+    # -- coming back, the end --------------------------------------------------------------
+    def _resume_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        s = out.state
+        answer = self._yes_no(turn, s.language)
+        if answer == "yes":
+            s.stage, s.attempts = QUESTION, 0
+            self._prompt(out, survey)
+        elif answer == "no":
+            out.events.append("survey_restarted")
+            s.answers = {}
+            self._advance(out, survey, None)
+        elif not self._common(out, turn, survey):
+            self._say(out, "resume_ask")
+
+    def _opt_in(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        """START: back to where they were, or to the introduction if they never consented."""
+        s = out.state
+        s.opted_out = False
+        out.events.append("opted_in")
+        self._say(out, "started")
+        if s.stage is None:
+            self._first_contact(out, turn)
+        elif not s.consented and s.stage in (CONSENT, DECLINED):
+            self._introduce(out)
+        else:
+            self._prompt(out, survey, join=True)
+
+    def _completed_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        if turn.intent == "thanks":
+            self._say(out, "faq_thanks")
+        elif turn.intent == "goodbye":
+            self._say(out, "goodbye")
+        elif not self._common(out, turn, survey):
+            self._say(out, "already_completed")
+
+    def _declined_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
+        """No pressure: a thank-you or goodbye gets a kind word; anything else is read as
+        having changed their mind, and they are asked for consent again."""
+        if turn.intent == "thanks":
+            self._say(out, "faq_thanks")
+        elif turn.intent in ("goodbye", "deny"):
+            self._say(out, "goodbye")
+        elif not self._common(out, turn, survey):
+            self._introduce(out)
+
+
+def _language_question(catalogue: Catalogue) -> Question:
+    """The language menu as a choice question: numbers, names in any script, misspellings."""
+    options = []
+    for lang in catalogue.languages:
+        names = (catalogue.language_name(lang), lang, *catalogue.words(lang, "language_aliases"))
+        options.append(
+            Option(lang, {"en": catalogue.text("language_name_en", lang)}, {"en": names})
+        )
+    return Question(key="language", type="single", text={"en": "language"}, options=tuple(options))
+
+
+def _current(survey: Survey, state: State) -> Question | None:
+    return next((q for q in survey.questions if q.key == state.question_key), None)
 
 
 def _retry_key(question: Question) -> str:
