@@ -20,6 +20,7 @@ from bot.inbox import PROCESSED, RECEIVED
 from bot.rasa_actions import ActionCall
 from bot.storage.db import Database
 from bot.storage.tables import Answer, Contact, ContactEvent, Conversation, Message, utcnow
+from bot.survey.answers import redact_postcodes
 from bot.survey.engine import Engine
 from bot.survey.model import AnswerWrite, Outcome, State, Turn
 from bot.translation import PENDING as TRANSLATION_PENDING
@@ -85,6 +86,8 @@ class ConversationService:
 
         message.status = PROCESSED
         message.language = contact.language
+        # A full postcode identifies a household: only its outward part is ever kept.
+        message.body = redact_postcodes(message.body)
         if needs_translation(message.body, contact.language):
             message.translation_status = TRANSLATION_PENDING
         message.conversation_id = conversation.id if conversation else None

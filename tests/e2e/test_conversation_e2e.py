@@ -87,6 +87,9 @@ def test_full_survey(make_app, database_url, fake_twilio, lang, channel):
     assert free and free[0].value == FREE_TEXT[lang]
     postcode = [k for k in asked_keys if getattr(SURVEY.question(k), "validate", None) == "postcode_district"]
     assert postcode and answers[postcode[0]].value == "IP4"
+    with Session(who.engine) as session:
+        bodies = list(session.scalars(select(Message.body).where(Message.direction == "in")))
+    assert "IP4" in " ".join(bodies) and "2AB" not in " ".join(bodies).upper(), "no full postcode kept"
 
     # Every reply went out through Twilio's API to this person on their channel, once.
     to = f"whatsapp:{number}" if channel == "whatsapp" else number
