@@ -4,53 +4,14 @@ round trip to our action endpoint, and the `/intent` shortcut that skips NLU."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
-from bot import rasa_actions
-from bot.rasa_actions import ActionCall
+from bot.rasa_actions import parse_action_call
 from bot.rasa_client import escape_user_text, send_to_rasa, shortcut_message
-from bot.rasa_runtime import RasaServer
-from bot.settings import Settings
-from tests.e2e.harness import free_port
-
-TOKEN = "rasa-test-token"
-
-
-class Recorder:
-    """A small app that mounts our action router and records each call."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.calls: list[ActionCall] = []
-        app = FastAPI()
-        app.state.settings = settings
-
-        async def handler(call: ActionCall) -> None:
-            self.calls.append(call)
-
-        app.state.action_handler = handler
-        app.include_router(rasa_actions.router)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-
-@pytest.fixture(scope="module")
-def rasa(rasa_model, tmp_path_factory) -> Iterator[tuple[str, Recorder]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("rasa"), port=free_port(),
-                        rasa_port=free_port(), action_token=TOKEN, encryption_key="k")
-    recorder = Recorder(settings)
-    recorder.thread.start()
-    with RasaServer(settings, rasa_model) as server:
-        yield server.url, recorder
-    recorder.server.should_exit = True
-    recorder.thread.join(5)
+from tests.conftest import RasaUnderTest
 
 
 def parse(url: str, text: str) -> tuple[str, float]:
@@ -58,74 +19,156 @@ def parse(url: str, text: str) -> tuple[str, float]:
     return result["intent"]["name"], result["intent"]["confidence"]
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("yes please", "affirm"), ("yeah ok", "affirm"), ("tak", "affirm"), ("jasne", "affirm"),
-    ("no thanks", "deny"), ("nie", "deny"),
-    ("nie wiem", "dont_know"), ("idk", "dont_know"),
-    ("pomiń", "skip"), ("pomin to", "skip"), ("skip this one", "skip"),
-    ("help me", "help"), ("pomocy", "help"),
-    ("who are you?", "ask_who"), ("kim jestescie", "ask_who"),
-    ("czy to jest poufne", "ask_confidential"), ("is this private", "ask_confidential"),
-    ("change language", "change_language"), ("zmien jezyk", "change_language"),
-    ("say that again", "repeat"), ("powtórz", "repeat"),
-    ("dzień dobry", "greet"), ("hi there", "greet"),
-    ("thank you", "thanks"), ("dziekuje", "thanks"),
-    ("the waiting list for my mum's operation was far too long", "inform"),
-    ("nie mogłam się dodzwonić do przychodni przez tydzień", "inform"),
-])
-def test_nlu_understands_both_languages(rasa, text, intent):
-    url, _ = rasa
-    assert parse(url, text)[0] == intent
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("yes please", "affirm"),
+        ("yeah ok", "affirm"),
+        ("yep", "affirm"),
+        ("sure", "affirm"),
+        ("tak", "affirm"),
+        ("jasne", "affirm"),
+        ("oczywiscie", "affirm"),
+        ("no thanks", "deny"),
+        ("nope", "deny"),
+        ("nie", "deny"),
+        ("nie dziekuje", "deny"),
+        ("nie wiem", "dont_know"),
+        ("idk", "dont_know"),
+        ("not sure", "dont_know"),
+        ("pomiń", "skip"),
+        ("pomin", "skip"),
+        ("pomin to", "skip"),
+        ("skip this one", "skip"),
+        ("help me", "help"),
+        ("pomocy", "help"),
+        ("pomoc", "help"),
+        ("who are you?", "ask_who"),
+        ("kim jestescie", "ask_who"),
+        ("kim jesteście", "ask_who"),
+        ("czy to jest poufne", "ask_confidential"),
+        ("is this private", "ask_confidential"),
+        ("why are you asking me", "ask_why"),
+        ("po co to", "ask_why"),
+        ("change language", "change_language"),
+        ("zmien jezyk", "change_language"),
+        ("jezyk", "change_language"),
+        ("say that again", "repeat"),
+        ("powtórz", "repeat"),
+        ("dzień dobry", "greet"),
+        ("dzien dobry", "greet"),
+        ("czesc", "greet"),
+        ("hi there", "greet"),
+        ("thank you", "thanks"),
+        ("dziekuje", "thanks"),
+        ("bye", "goodbye"),
+        ("do widzenia", "goodbye"),
+        ("stop texting me", "stop"),
+        ("wypisz mnie", "stop"),
+        ("the waiting list for my mum's operation was far too long", "inform"),
+        ("I waited three weeks for a GP appointment and nobody called me back", "inform"),
+        ("i need help with my son's asthma but the GP never has appointments", "inform"),
+        ("nie mogłam się dodzwonić do przychodni przez tydzień", "inform"),
+        ("nie wiem gdzie jest najbliższy dentysta który przyjmuje na NHS", "inform"),
+    ],
+)
+def test_nlu_understands_both_languages(rasa_server: RasaUnderTest, text: str, intent: str):
+    assert parse(rasa_server.url, text)[0] == intent
 
 
-def run(coro):
-    return asyncio.run(coro)
+@pytest.mark.parametrize("text", ["😡", "...", "asdfgh", "xd"])
+def test_noise_is_never_consent(rasa_server: RasaUnderTest, text: str):
+    """Emoji-only messages have no tokens: the classifier's prior must not read as "yes"."""
+    assert parse(rasa_server.url, text)[0] in ("nlu_fallback", "inform")
 
 
-async def say(url: str, sender: str, message: str, metadata: dict) -> list:
-    async with httpx.AsyncClient(timeout=20) as client:
-        return await send_to_rasa(client, url, sender, message, metadata)
+def say(rasa: RasaUnderTest, sender: str, message: str, metadata: dict[str, Any]) -> list:
+    async def post() -> list:
+        async with httpx.AsyncClient(timeout=20) as client:
+            return await send_to_rasa(client, rasa.url, sender, message, metadata)
+
+    return asyncio.run(post())
 
 
-def wait_calls(recorder: Recorder, count: int) -> list[ActionCall]:
-    deadline = time.monotonic() + 10
-    while len(recorder.calls) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return recorder.calls
-
-
-def test_round_trip_reaches_our_action_with_metadata(rasa):
-    url, recorder = rasa
-    before = len(recorder.calls)
-    assert run(say(url, "CTEST1", "kim jesteście?", {"message_id": 41})) == []
-    call = wait_calls(recorder, before + 1)[-1]
-    assert call.action == "action_faq" and call.intent == "ask_who"
-    assert call.sender_id == "CTEST1" and call.text == "kim jesteście?"
+def test_round_trip_reaches_our_action_with_metadata(rasa_server: RasaUnderTest):
+    before = len(rasa_server.calls)
+    assert say(rasa_server, "CTEST1", "kim jesteście?", {"message_id": 41}) == []
+    call = rasa_server.wait_calls(before + 1)[-1]
+    assert (call.action, call.intent, call.sender_id) == ("action_faq", "ask_who", "CTEST1")
+    assert call.text == "kim jesteście?" and 0 < call.confidence < 1
     assert call.metadata["message_id"] == 41
 
 
-def test_shortcut_skips_nlu(rasa):
-    url, recorder = rasa
-    before = len(recorder.calls)
-    run(say(url, "CTEST2", shortcut_message("choose", {"number": 3}), {"message_id": 42}))
-    call = wait_calls(recorder, before + 1)[-1]
-    assert call.action == "action_answer" and call.intent == "choose"
+def test_each_skill_reaches_its_action(rasa_server: RasaUnderTest):
+    cases = [
+        ("hello", "action_greet"),
+        ("yes", "action_answer"),
+        ("skip", "action_skip"),
+        ("nie wiem", "action_dont_know"),
+        ("powtórz", "action_repeat"),
+        ("thanks", "action_thanks"),
+        (shortcut_message("media"), "action_media"),
+    ]
+    for n, (text, action) in enumerate(cases):
+        before = len(rasa_server.calls)
+        say(rasa_server, "CTEST4", text, {"message_id": 100 + n})
+        call = rasa_server.wait_calls(before + 1)[-1]
+        assert (call.action, call.metadata["message_id"]) == (action, 100 + n), text
+
+
+def test_shortcut_skips_nlu(rasa_server: RasaUnderTest):
+    before = len(rasa_server.calls)
+    say(rasa_server, "CTEST2", shortcut_message("choose", {"number": 3}), {"message_id": 42})
+    call = rasa_server.wait_calls(before + 1)[-1]
+    assert (call.action, call.intent) == ("action_answer", "choose")
     assert call.entities == {"number": 3} and call.confidence == 1.0
-    run(say(url, "CTEST2", shortcut_message("stop", {}), {"message_id": 43}))
-    assert wait_calls(recorder, before + 2)[-1].action == "action_stop"
+    say(rasa_server, "CTEST2", shortcut_message("choose", {"numbers": [1, 3]}), {"message_id": 43})
+    assert rasa_server.wait_calls(before + 2)[-1].entities == {"numbers": [1, 3]}
+    say(rasa_server, "CTEST2", shortcut_message("stop"), {"message_id": 44})
+    assert rasa_server.wait_calls(before + 3)[-1].action == "action_stop"
 
 
-def test_typed_slash_cannot_inject_an_intent(rasa):
-    url, recorder = rasa
-    before = len(recorder.calls)
-    run(say(url, "CTEST3", escape_user_text("/stop"), {"message_id": 44}))
-    call = wait_calls(recorder, before + 1)[-1]
-    assert call.text == "stop" and call.confidence < 1.0, "went through NLU as plain words"
+@pytest.mark.parametrize("typed", ["/stop", " /stop", "//stop", "/ /stop", "/affirm{}"])
+def test_typed_slash_cannot_inject_an_intent(rasa_server: RasaUnderTest, typed: str):
+    before = len(rasa_server.calls)
+    say(rasa_server, "CTEST3", escape_user_text(typed), {"message_id": 45})
+    call = rasa_server.wait_calls(before + 1)[-1]
+    assert not call.text.startswith("/") and call.confidence < 1.0, "went through NLU as words"
 
 
-def test_action_endpoint_refuses_calls_without_the_token(rasa):
-    _, recorder = rasa
-    port = recorder.server.config.port
+def test_escape_leaves_ordinary_text_alone():
+    assert escape_user_text("yes / no") == "yes / no"
+    assert escape_user_text("  tak ") == "  tak "
+    assert escape_user_text("/") == "?"
+    assert shortcut_message("choose", {"number": 3}) == '/choose{"number": 3}'
+
+
+def test_action_endpoint_refuses_calls_without_the_token(rasa_server: RasaUnderTest):
+    before = len(rasa_server.calls)
     payload = {"next_action": "action_stop", "sender_id": "x", "tracker": {}}
-    assert httpx.post(f"http://127.0.0.1:{port}/rasa/actions", json=payload).status_code == 403
-    assert httpx.post(f"http://127.0.0.1:{port}/rasa/actions?token=wrong", json=payload).status_code == 403
+    assert httpx.post(rasa_server.actions_url, json=payload).status_code == 403
+    assert httpx.post(f"{rasa_server.actions_url}?token=wrong", json=payload).status_code == 403
+    assert len(rasa_server.calls) == before
+
+
+def test_parse_action_call_joins_split_list_entities_and_falls_back_to_the_user_event():
+    payload = {
+        "next_action": "action_answer",
+        "sender_id": "C9",
+        "tracker": {
+            "latest_message": {
+                "text": '/choose{"numbers": [1, 3]}',
+                "intent": {"name": "choose", "confidence": 1.0},
+                "entities": [{"entity": "numbers", "value": 1}, {"entity": "numbers", "value": 3}],
+            },
+            "events": [{"event": "user", "metadata": {"message_id": 9, "model_id": "m"}}],
+        },
+    }
+    call = parse_action_call(payload)
+    assert call.entities == {"numbers": [1, 3]} and call.metadata["message_id"] == 9
+    assert (call.action, call.sender_id, call.intent, call.confidence) == (
+        "action_answer",
+        "C9",
+        "choose",
+        1.0,
+    )
