@@ -12,11 +12,12 @@ from bot.sms import segments
 from bot.survey.engine import Engine
 from bot.survey.flow import load_surveys
 from bot.survey.model import COMPLETED, CONSENT, DECLINED, LANGUAGE, QUESTION, RESUME, State, Turn
-from bot.texts.catalogue import Catalogue
+from bot.texts.catalogue import LRM, Catalogue
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 PRIVACY = "https://example.nhs.uk/listening-bot/privacy"
 CATALOGUE = Catalogue.load()
+POLISH = CATALOGUE.languages.index("pl") + 1  # its number in the language menu
 
 
 class Person:
@@ -126,10 +127,13 @@ def test_unknown_language_gets_the_menu_in_each_own_script(engine):
     p = Person(engine)
     [menu] = p.say("👋", "nlu_fallback", detected=None)
     assert p.state.stage == LANGUAGE and p.state.language is None
-    assert menu.splitlines()[1:] == ["1. English", "2. Polski"]
+    names = [CATALOGUE.language_name(code) for code in CATALOGUE.languages]
+    lines = [line.lstrip(LRM) for line in menu.splitlines()[1:]]
+    assert lines == [f"{n}. {name}" for n, name in enumerate(names, start=1)]
+    assert lines[0] == "1. English" and f"{POLISH}. Polski" in lines
     [again] = p.say("what?", "nlu_fallback")
     assert again == menu and p.state.stage == LANGUAGE
-    replies = p.say("2", "choose", number=2)
+    replies = p.say(str(POLISH), "choose", number=POLISH)
     assert p.state.language == "pl" and p.state.stage == CONSENT
     assert replies[0].startswith(t("language_set", "pl"))
     assert replies[-1] == t("consent", "pl", privacy_url=PRIVACY)
@@ -399,8 +403,9 @@ def test_change_language_mid_survey_keeps_the_place(engine):
     p.say("2", "choose", number=2)
     assert p.question == "info_language"
     [menu] = p.say("language", "change_language")
-    assert p.state.stage == LANGUAGE and p.state.resume_stage == QUESTION and "2. Polski" in menu
-    replies = p.say("2", "choose", number=2)
+    assert p.state.stage == LANGUAGE and p.state.resume_stage == QUESTION
+    assert f"{POLISH}. Polski" in menu
+    replies = p.say(str(POLISH), "choose", number=POLISH)
     assert (
         p.state.language == "pl" and p.question == "info_language" and p.state.resume_stage is None
     )

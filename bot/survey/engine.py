@@ -38,7 +38,7 @@ from bot.survey.model import (
     State,
     Turn,
 )
-from bot.texts.catalogue import Catalogue
+from bot.texts.catalogue import LRM, Catalogue
 
 FAQ = {"ask_who": "faq_who", "ask_confidential": "faq_confidential", "ask_why": "faq_why"}
 # Skills rather than answers. On a free-text question they count only in a short, confident
@@ -122,7 +122,11 @@ class Engine:
         """A question and its options as one message."""
         lines = [question.text_in(lang)]
         if question.type in CHOICE_TYPES:
-            lines += [f"{n}. {o.text_in(lang)}" for n, o in enumerate(question.options, start=1)]
+            number = self.catalogue.number
+            lines += [
+                f"{number(n, lang)}. {o.text_in(lang)}"
+                for n, o in enumerate(question.options, start=1)
+            ]
         elif question.type == "yesno":
             lines.append(self.catalogue.text("yes_no_hint", lang))
         elif question.type == "scale":
@@ -137,10 +141,16 @@ class Engine:
         return "\n".join(lines)
 
     def language_menu(self, lang: str | None = None) -> str:
-        """Each language in its own script, numbered; the heading in the current language."""
+        """Each language in its own script, numbered; the heading in the current language.
+
+        In a left-to-right menu, a left-to-right mark keeps "11. العربية" a left-aligned line
+        with its number first, like the others.
+        """
         lines = [self.catalogue.text("language_menu", lang)]
+        mark = "" if self.catalogue.is_rtl(lang) else LRM
         lines += [
-            f"{n}. {self.catalogue.language_name(code)}"
+            f"{mark if self.catalogue.is_rtl(code) else ''}{self.catalogue.number(n, lang)}. "
+            f"{self.catalogue.language_name(code)}"
             for n, code in enumerate(self.catalogue.languages, start=1)
         ]
         return "\n".join(lines)
@@ -148,6 +158,7 @@ class Engine:
     def _send(
         self, out: Outcome, text: str, purpose: str | None = None, *, join: bool = False
     ) -> None:
+        text = self.catalogue.dress(text, out.state.language)
         last = out.replies[-1] if out.replies else None
         if join and last is not None and last.purpose is None and purpose is None:
             merged = f"{last.text}\n{text}"

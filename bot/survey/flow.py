@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bot.survey import translations
+
 QUESTION_TYPES = ("yesno", "single", "multiple", "scale", "text")
 CHOICE_TYPES = ("single", "multiple")
 VALIDATORS = ("postcode_district",)
@@ -294,7 +296,11 @@ def load_survey(path: Path) -> Survey:
     except yaml.YAMLError as exc:
         raise FlowError(f"{path.name}: not valid YAML: {exc}") from exc
     try:
+        if isinstance(data, dict):
+            data = translations.apply(data, path)
         return parse_survey(data, path.name)
+    except translations.TranslationError as exc:
+        raise FlowError(str(exc)) from exc
     except FlowError as exc:
         message = str(exc)
         raise FlowError(

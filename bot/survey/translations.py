@@ -1,0 +1,301 @@
+"""A survey's texts in other languages, one file per language beside the survey.
+
+`surveys/demo.yml` holds the flow and its English texts; `surveys/demo/<lang>.yml` holds one
+language's texts, written by people (`origin: human`, `review: draft|reviewed`), and
+`surveys/demo/<lang>.machine.yml` holds machine pre-translations (`origin: machine`,
+`review: unreviewed`). A text in the human file always wins, so a person's edit is never
+overwritten by a machine run. Translators work on one small file shaped like the survey:
+
+    language: pl
+    origin: human
+    review: draft
+    title: ...
+    questions:
+      access:
+        text: ...
+        scale: {min: ..., max: ...}
+      info_language:
+        text: ...
+        options:
+          always: {text: Zawsze, aliases: [tak zawsze]}
+          never: Nigdy            # just the text
+
+Every text has an id (`title`, `access.text`, `access.scale.min`, `info_language.options.always
+.text`, `...aliases`), which is how origins are reported and machine runs fill gaps.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HUMAN, MACHINE = "human", "machine"
+HUMAN_REVIEW = ("draft", "reviewed")
+MACHINE_REVIEW = "unreviewed"
+
+
+class TranslationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TextInfo:
+    """One text of one language, as listed for the people who review translations."""
+
+    id: str
+    english: str
+    text: str | None
+    origin: str | None  # human | machine | None (missing)
+    review: str | None  # draft | reviewed | unreviewed | None
+
+
+def translations_dir(survey_path: Path) -> Path:
+    return survey_path.with_suffix("")
+
+
+def overlay_paths(survey_path: Path) -> dict[str, dict[str, Path]]:
+    """lang -> {origin -> file}, for the files beside a survey."""
+    found: dict[str, dict[str, Path]] = {}
+    folder = translations_dir(survey_path)
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.yml")):
+        name = path.name[: -len(".yml")]
+        lang, _, kind = name.partition(".")
+        origin = MACHINE if kind == MACHINE else HUMAN
+        if kind not in ("", MACHINE):
+            raise TranslationError(f"{_rel(path)}: name it <language>.yml or <language>.machine.yml")
+        found.setdefault(lang, {})[origin] = path
+    return found
+
+
+def _rel(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def _read(path: Path, lang: str, origin: str) -> tuple[dict[str, Any], str]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise TranslationError(f"{_rel(path)}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TranslationError(f"{_rel(path)}: expected a mapping at the top")
+    if str(data.get("language", lang)) != lang:
+        raise TranslationError(f"{_rel(path)}: says language '{data.get('language')}', file is '{lang}'")
+    if str(data.get("origin", origin)) != origin:
+        raise TranslationError(f"{_rel(path)}: origin must be '{origin}' in this file")
+    review = str(data.get("review", MACHINE_REVIEW if origin == MACHINE else "draft"))
+    allowed = (MACHINE_REVIEW,) if origin == MACHINE else HUMAN_REVIEW
+    if review not in allowed:
+        raise TranslationError(f"{_rel(path)}: review must be one of {', '.join(allowed)}")
+    return flatten(data, _rel(path)), review
+
+
+def flatten(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """A translation file's texts by id; an unknown field is an error naming it."""
+    out: dict[str, Any] = {}
+    unknown = set(data) - {"language", "origin", "review", "title", "questions"}
+    if unknown:
+        raise TranslationError(f"{source}: unknown field '{sorted(unknown)[0]}'")
+    if data.get("title") is not None:
+        out["title"] = data["title"]
+    questions = data.get("questions") or {}
+    if not isinstance(questions, dict):
+        raise TranslationError(f"{source}: questions must map question keys to their texts")
+    for qkey, q in questions.items():
+        where = f"{source}: question '{qkey}'"
+        if isinstance(q, str):
+            q = {"text": q}
+        if not isinstance(q, dict):
+            raise TranslationError(f"{where}: expected its texts (text, intro, scale, options)")
+        bad = set(q) - {"text", "intro", "scale", "options"}
+        if bad:
+            raise TranslationError(f"{where}: unknown field '{sorted(bad)[0]}'")
+        for name in ("text", "intro"):
+            if q.get(name) is not None:
+                out[f"{qkey}.{name}"] = q[name]
+        for end, label in (q.get("scale") or {}).items():
+            out[f"{qkey}.scale.{end}"] = label
+        for okey, opt in (q.get("options") or {}).items():
+            okey = {True: "yes", False: "no"}.get(okey, okey) if isinstance(okey, bool) else okey
+            if isinstance(opt, str):
+                opt = {"text": opt}
+            if not isinstance(opt, dict):
+                raise TranslationError(f"{where}: option '{okey}' needs a text")
+            if opt.get("text") is not None:
+                out[f"{qkey}.options.{okey}.text"] = opt["text"]
+            if opt.get("aliases") is not None:
+                out[f"{qkey}.options.{okey}.aliases"] = opt["aliases"]
+    for text_id, value in out.items():
+        if isinstance(value, bool):
+            raise TranslationError(f"{source}: '{text_id}' reads as {value}; put it in quotes")
+    return out
+
+
+def english_texts(data: dict[str, Any]) -> dict[str, str]:
+    """The ids and English texts of a survey (its raw YAML), in the order a person meets them."""
+    out: dict[str, str] = {}
+
+    def en(value: Any) -> str | None:
+        if isinstance(value, dict):
+            value = value.get("en")
+        return None if value is None else str(value).strip()
+
+    if en(data.get("title")):
+        out["title"] = en(data.get("title")) or ""
+    for q in data.get("questions") or []:
+        if not isinstance(q, dict) or not q.get("key"):
+            continue
+        key = q["key"]
+        for name in ("intro", "text"):
+            if en(q.get(name)):
+                out[f"{key}.{name}"] = en(q.get(name)) or ""
+        for end in ("min", "max"):
+            label = en((q.get("scale") or {}).get(end))
+            if label:
+                out[f"{key}.scale.{end}"] = label
+        for opt in q.get("options") or []:
+            if isinstance(opt, dict) and opt.get("key") is not None:
+                text = en(opt.get("text"))
+                if text:
+                    out[f"{key}.options.{opt['key']}.text"] = text
+    return out
+
+
+def _slot(data: dict[str, Any], text_id: str, source: str) -> tuple[dict[str, Any], str]:
+    """Where a text id lives in the survey's raw YAML: (mapping, field name)."""
+    if text_id == "title":
+        return data, "title"
+    qkey, _, rest = text_id.partition(".")
+    question = next(
+        (q for q in data.get("questions") or [] if isinstance(q, dict) and str(q.get("key")) == qkey),
+        None,
+    )
+    if question is None:
+        raise TranslationError(f"{source}: no question '{qkey}' in the survey")
+    if rest in ("text", "intro"):
+        return question, rest
+    if rest.startswith("scale."):
+        question.setdefault("scale", {})
+        return question["scale"], rest.split(".", 1)[1]
+    _, okey, name = rest.split(".", 2)
+    option = next(
+        (o for o in question.get("options") or [] if isinstance(o, dict) and str(o.get("key")) == okey),
+        None,
+    )
+    if option is None:
+        raise TranslationError(f"{source}: question '{qkey}' has no option '{okey}'")
+    return option, name
+
+
+def apply(data: dict[str, Any], survey_path: Path) -> dict[str, Any]:
+    """The survey's raw YAML with every language file merged in, machine first, human over it.
+
+    Shared YAML anchors (one "prefer not to say" option used by many questions) are copied
+    first, so a text set on one question never leaks into another.
+    """
+    overlays = overlay_paths(survey_path)
+    if not overlays:
+        return data
+    data = copy.deepcopy(data)
+    data["questions"] = [copy.deepcopy(q) for q in data.get("questions") or []]
+    for q in data["questions"]:
+        if isinstance(q, dict) and isinstance(q.get("options"), list):
+            q["options"] = [copy.deepcopy(o) for o in q["options"]]
+    translations = dict(data.get("translations") or {})
+    for lang, files in overlays.items():
+        origins: list[str] = []
+        review = None
+        for origin in (MACHINE, HUMAN):
+            if origin not in files:
+                continue
+            texts, review_here = _read(files[origin], lang, origin)
+            origins.append(origin)
+            review = review_here if origin == HUMAN or review is None else review
+            for text_id, value in texts.items():
+                holder, name = _slot(data, text_id, _rel(files[origin]))
+                current = holder.get(name)
+                if name == "aliases":
+                    words = value if isinstance(value, list) else [value]
+                    current = dict(current or {}) if isinstance(current, dict) else {}
+                    current[lang] = [str(w) for w in words]
+                else:
+                    if not isinstance(current, dict):
+                        current = {} if current is None else {"en": current}
+                    current = dict(current)
+                    current[lang] = value
+                holder[name] = current
+        translations[lang] = {
+            "origin": origins[0] if len(origins) == 1 else "mixed",
+            "review": review or MACHINE_REVIEW,
+        }
+    data["translations"] = translations
+    return data
+
+
+def text_report(survey_path: Path, lang: str) -> list[TextInfo]:
+    """Every text of the survey in `lang`: the English, the translation, its origin and review."""
+    data = yaml.safe_load(survey_path.read_text(encoding="utf-8")) or {}
+    english = english_texts(data)
+    files = overlay_paths(survey_path).get(lang, {})
+    layers: dict[str, tuple[Any, str, str]] = {}
+    for origin in (MACHINE, HUMAN):
+        if origin in files:
+            texts, review = _read(files[origin], lang, origin)
+            for text_id, value in texts.items():
+                layers[text_id] = (value, origin, review)
+    inline = data.get("translations") or {}
+    report = []
+    for text_id, en_text in english.items():
+        if lang == "en":
+            meta = inline.get("en") or {}
+            report.append(TextInfo(text_id, en_text, en_text, str(meta.get("origin", HUMAN)),
+                                   str(meta.get("review", "reviewed"))))
+        elif text_id in layers:
+            value, origin, review = layers[text_id]
+            report.append(TextInfo(text_id, en_text, str(value), origin, review))
+        else:
+            report.append(TextInfo(text_id, en_text, None, None, None))
+    return report
+
+
+def write_machine(survey_path: Path, lang: str, texts: dict[str, str]) -> Path:
+    """Add machine texts to `<lang>.machine.yml`, never touching a text a person wrote."""
+    folder = translations_dir(survey_path)
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{lang}.machine.yml"
+    existing: dict[str, Any] = {}
+    if path.exists():
+        existing, _ = _read(path, lang, MACHINE)
+    human: dict[str, Any] = {}
+    if (folder / f"{lang}.yml").exists():
+        human, _ = _read(folder / f"{lang}.yml", lang, HUMAN)
+    merged = {**existing, **{k: v for k, v in texts.items() if k not in human}}
+    nested: dict[str, Any] = {"language": lang, "origin": MACHINE, "review": MACHINE_REVIEW}
+    questions: dict[str, Any] = {}
+    for text_id, value in merged.items():
+        if text_id == "title":
+            nested["title"] = value
+            continue
+        qkey, _, rest = text_id.partition(".")
+        q = questions.setdefault(qkey, {})
+        if rest in ("text", "intro"):
+            q[rest] = value
+        elif rest.startswith("scale."):
+            q.setdefault("scale", {})[rest.split(".", 1)[1]] = value
+        else:
+            _, okey, name = rest.split(".", 2)
+            q.setdefault("options", {}).setdefault(okey, {})[name] = value
+    nested["questions"] = questions
+    header = (
+        f"# Machine translation of {survey_path.name} into '{lang}' (listening-bot translate).\n"
+        f"# Unreviewed. To correct or approve a text, copy it into {lang}.yml: a person's text\n"
+        "# always wins and is never overwritten by the next machine run.\n"
+    )
+    path.write_text(header + yaml.safe_dump(nested, allow_unicode=True, sort_keys=False,
+                                            width=120), encoding="utf-8")
+    return path
