@@ -37,7 +37,12 @@ log = logging.getLogger("bot")
 def build_engine(settings: Settings) -> Engine:
     from datetime import timedelta
 
-    surveys = load_surveys(settings.surveys_dir)
+    incomplete: dict[str, dict[str, list[str]]] = {}
+    surveys = load_surveys(settings.surveys_dir, incomplete)
+    for survey_id, languages in incomplete.items():
+        for lang, ids in languages.items():
+            log.warning("survey %s: language %s misses %d texts (first: %s); its questions are "
+                        "sent in English until they are written", survey_id, lang, len(ids), ids[0])
     if settings.default_survey not in surveys:
         raise SystemExit(f"DEFAULT_SURVEY {settings.default_survey!r} is not in {settings.surveys_dir}")
     return Engine(

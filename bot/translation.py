@@ -33,8 +33,8 @@ def needs_translation(body: str, language: str | None) -> bool:
     return bool(language and language != "en" and any(c.isalpha() for c in body))
 
 
-def make_translator(settings: Settings) -> Translate | None:
-    """The configured deep-translator client, or None when translation is switched off."""
+def make_translator(settings: Settings, target: str = "en") -> Translate | None:
+    """The configured deep-translator client into `target`, or None when switched off."""
     provider = settings.translation_provider.lower()
     if provider == "none":
         return None
@@ -49,14 +49,14 @@ def make_translator(settings: Settings) -> Translate | None:
 
         key = settings.translation_api_key or None
         if provider == "google":
-            client = GoogleTranslator(source=source, target="en")
+            client = GoogleTranslator(source=source, target=target)
         elif provider == "deepl":
-            client = DeeplTranslator(source=source, target="en", api_key=key)
+            client = DeeplTranslator(source=source, target=target, api_key=key)
         elif provider == "microsoft":
-            client = MicrosoftTranslator(source=source, target="en", api_key=key)
+            client = MicrosoftTranslator(source=source, target=target, api_key=key)
         elif provider == "libre":
             url = settings.translation_url.rstrip("/") + "/" if settings.translation_url else None
-            client = LibreTranslator(source=source, target="en", api_key=key or "-",
+            client = LibreTranslator(source=source, target=target, api_key=key or "-",
                                      use_free_api=url is None, custom_url=url)
         else:
             raise ValueError(f"unknown TRANSLATION_PROVIDER {provider!r}")

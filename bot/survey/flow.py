@@ -289,7 +289,9 @@ def parse_survey(data: Any, source: str = "survey") -> Survey:
     )
 
 
-def load_survey(path: Path) -> Survey:
+def load_survey(path: Path, incomplete: dict[str, list[str]] | None = None) -> Survey:
+    """A survey and its language files. Strict by default: a language missing a text fails.
+    Pass `incomplete` to leave such languages out instead (they are listed there)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -297,7 +299,7 @@ def load_survey(path: Path) -> Survey:
         raise FlowError(f"{path.name}: not valid YAML: {exc}") from exc
     try:
         if isinstance(data, dict):
-            data = translations.apply(data, path)
+            data = translations.apply(data, path, incomplete)
         return parse_survey(data, path.name)
     except translations.TranslationError as exc:
         raise FlowError(str(exc)) from exc
@@ -308,11 +310,17 @@ def load_survey(path: Path) -> Survey:
         ) from exc
 
 
-def load_surveys(directory: Path) -> dict[str, Survey]:
-    """Every survey in a folder, by id; two files with one id is an error."""
+def load_surveys(
+    directory: Path, incomplete: dict[str, dict[str, list[str]]] | None = None
+) -> dict[str, Survey]:
+    """Every survey in a folder, by id; two files with one id is an error. With `incomplete`,
+    languages missing texts are left out and listed there per survey id."""
     surveys: dict[str, Survey] = {}
     for path in sorted(Path(directory).glob("*.yml")):
-        survey = load_survey(path)
+        missing: dict[str, list[str]] | None = None if incomplete is None else {}
+        survey = load_survey(path, missing)
+        if incomplete is not None and missing:
+            incomplete[survey.id] = missing
         if survey.id in surveys:
             raise FlowError(f"{path.name}: survey id '{survey.id}' is used by another file too")
         surveys[survey.id] = survey

@@ -192,11 +192,16 @@ def _slot(data: dict[str, Any], text_id: str, source: str) -> tuple[dict[str, An
     return option, name
 
 
-def apply(data: dict[str, Any], survey_path: Path) -> dict[str, Any]:
+def apply(
+    data: dict[str, Any], survey_path: Path, incomplete: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The survey's raw YAML with every language file merged in, machine first, human over it.
 
     Shared YAML anchors (one "prefer not to say" option used by many questions) are copied
-    first, so a text set on one question never leaks into another.
+    first, so a text set on one question never leaks into another. With `incomplete` given,
+    a language that misses texts is left out of the survey's languages (and listed there with
+    the ids it misses) instead of failing the load: a translator's half-done file must not
+    take the survey away from everyone else.
     """
     overlays = overlay_paths(survey_path)
     if not overlays:
@@ -233,8 +238,24 @@ def apply(data: dict[str, Any], survey_path: Path) -> dict[str, Any]:
             "origin": origins[0] if len(origins) == 1 else "mixed",
             "review": review or MACHINE_REVIEW,
         }
+        if incomplete is not None:
+            missing = _missing(data, lang)
+            if missing:
+                incomplete[lang] = missing
+                del translations[lang]
     data["translations"] = translations
     return data
+
+
+def _missing(data: dict[str, Any], lang: str) -> list[str]:
+    """Ids of the texts the merged survey has in English but not in `lang`."""
+    missing = []
+    for text_id in english_texts(data):
+        holder, name = _slot(data, text_id, "survey")
+        value = holder.get(name)
+        if not (isinstance(value, dict) and value.get(lang) not in (None, "")):
+            missing.append(text_id)
+    return missing
 
 
 def text_report(survey_path: Path, lang: str) -> list[TextInfo]:
