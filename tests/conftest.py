@@ -26,7 +26,7 @@ def rasa_model() -> Path:
     settings = Settings()
     rasa_runtime.ensure_rasa_env(settings, print)
     if not rasa_runtime.is_model_current(settings):
-        rasa_runtime.train(settings, print)
+        return rasa_runtime.train(settings, print)  # the model of the sources as they were read
     return rasa_runtime.model_path(settings)
 
 

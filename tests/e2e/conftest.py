@@ -54,7 +54,7 @@ def e2e_rasa(rasa_model: Path, app_port: int, tmp_path_factory: pytest.TempPathF
         action_token=ACTION_TOKEN,
         encryption_key="unused-by-rasa",
     )
-    server = RasaServer(settings)
+    server = RasaServer(settings, rasa_model)
     server.start()
     try:
         yield settings.effective_rasa_url
