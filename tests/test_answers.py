@@ -84,6 +84,17 @@ def test_not_a_list_of_numbers(text):
 
 
 # -- words ----------------------------------------------------------------------------------
+def test_fold_evens_out_keyboards_of_arabic_script_and_keeps_indic_vowels():
+    # Arabic and Persian/Urdu keyboards type different yeh and kaf; vowel marks are optional.
+    assert fold("كيف") == fold("کیف")
+    assert fold("نعم، دائماً") == fold("نعم دايما")
+    assert fold("می\u200cخواهم") == "می خواهم", "a zero-width non-joiner is a word break"
+    assert fold("\u200fنعم") == "نعم", "a direction mark is invisible"
+    # Bengali, Devanagari and Gurmukhi vowel signs are letters, not accents.
+    assert fold("हाँ") != fold("ह") and fold("ਹਾਂ ਜੀ") == "ਹਾਂ ਜੀ"
+    assert fold("3️⃣") == "3" and fold("❤️ tak") == "tak"
+
+
 def test_fold_drops_case_accents_and_punctuation():
     assert fold("  Tak, CZĘSTO!  ") == "tak czesto"
     assert fold("Wolę nie mówić.") == "wole nie mowic"

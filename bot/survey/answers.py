@@ -58,11 +58,27 @@ class Words:
 
 
 # -- text helpers -----------------------------------------------------------------------
+# Arabic-script letters that differ only by keyboard (Arabic ي ك ة vs Persian/Urdu ی ک ه),
+# the elongation stroke, and the invisible joiners and direction marks phones insert.
+_SCRIPT_FOLD = str.maketrans({
+    "ي": "ی", "ى": "ی", "ې": "ی", "ك": "ک", "ة": "ه", "ہ": "ه", "ۀ": "ه", "ھ": "ه",
+    "ـ": None, "\u200c": " ", "\u200d": None, "\u200e": None, "\u200f": None,
+})
+
+
 def fold(text: str) -> str:
-    """Casefold, drop diacritics and punctuation: 'Tak, często!' -> 'tak czesto'."""
+    """Casefold, drop diacritics and punctuation: 'Tak, często!' -> 'tak czesto'.
+
+    Accents and Arabic vowel marks go (they have a combining class); the vowel signs of
+    Bengali, Devanagari and Gurmukhi stay (class 0), since without them words fall apart.
+    """
     text = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L")).casefold()
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[^\w\s]", " ", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_SCRIPT_FOLD)
+    text = "".join(
+        " " if unicodedata.category(c)[0] in "PSZC" or unicodedata.category(c) == "Me"
+        or "\ufe00" <= c <= "\ufe0f" else c
+        for c in text
+    )
     return re.sub(r"\s+", " ", text).strip()
 
 
