@@ -11,6 +11,7 @@ from bot.survey.answers import (
     fold,
     match_option,
     matches_words,
+    number_in_short_reply,
     parse_number,
     parse_numbers,
     postcode_district,
@@ -84,6 +85,22 @@ def test_not_a_list_of_numbers(text):
 
 
 # -- words ----------------------------------------------------------------------------------
+def test_numbers_joined_by_and_in_any_language_and_one_number_in_a_short_reply():
+    for text in ("1 и 3", "1 ve 3", "1 și 3", "١ و ٣", "১ এবং ৩", "1 y 3"):
+        assert parse_numbers(text) == [1, 3], text
+    assert parse_numbers("и") is None and parse_numbers("1 и") is None
+    assert number_in_short_reply("option 3") == 3
+    assert number_in_short_reply("номер ٢") == 2
+    assert number_in_short_reply("3") is None, "a bare number is parsed elsewhere"
+    assert number_in_short_reply("1 or 2") is None, "two numbers: not sure which"
+    assert number_in_short_reply("I think it was about 3 times") is None, "too long to be sure"
+
+
+def test_negation_in_the_persons_language_turns_an_option_off():
+    q = SURVEY.question("info_language")
+    assert match_option(q, "sometimes but not always", "en").value == "sometimes"
+
+
 def test_fold_evens_out_keyboards_of_arabic_script_and_keeps_indic_vowels():
     # Arabic and Persian/Urdu keyboards type different yeh and kaf; vowel marks are optional.
     assert fold("كيف") == fold("کیف")

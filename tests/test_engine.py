@@ -228,10 +228,10 @@ def test_whole_survey_in_english_with_words_emoji_and_skip_logic(engine):
     assert p.question == "ethnic_black"
     p.say("african", "inform")
     assert p.answers["ethnic_black"] == ("answered", "african")
-    p.say("I am 42", "inform")
+    p.say("I am old", "inform")
     assert p.question == "age", "not an answer: asked again"
-    p.say("42", "choose", number=42)
-    assert p.answers["age"] == ("answered", "35_44")
+    p.say("I am 42", "inform")
+    assert p.answers["age"] == ("answered", "35_44"), "the one number in a short reply"
     replies = p.say("ip4 2ab", "inform")
     assert p.answers["postcode"] == ("answered", "IP4")
     assert p.raw["postcode"] == "IP4", "the full postcode is never stored"

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from bot.survey.flow import PREFER_NOT, SCALE, Question
@@ -29,9 +30,19 @@ _OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
 _FULL_POSTCODE = re.compile(rf"\b({_OUTWARD})\s*([0-9][A-Z]{{2}})\b")
 _OUTWARD_ONLY = re.compile(rf"\b({_OUTWARD})\b")
 _FULL_POSTCODE_ANY_CASE = re.compile(_FULL_POSTCODE.pattern, re.IGNORECASE)
-# Words that turn an option named inside a longer reply into its opposite ("not always").
-_NEGATIONS = frozenset(
-    {"not", "no", "never", "dont", "didn", "doesn", "isn", "wasn", "nie", "nigdy"}
+# Words that turn an option named inside a longer reply into its opposite ("not always"), per
+# language (English's always count too: people mix it in). Folded like replies before use.
+_NEGATION_WORDS = {
+    "en": "not no never dont didn doesn isn wasn",
+    "pl": "nie nigdy", "ro": "nu niciodata", "pt": "nao nunca", "es": "no nunca",
+    "lt": "ne niekada", "lv": "ne nekad", "bg": "не никога", "ru": "не нет никогда",
+    "uk": "не ні ніколи", "tr": "değil hiç asla", "ar": "لا ليس لم أبدا", "fa": "نه هرگز نمی",
+    "ur": "نہیں نہ کبھی nahi nahin", "ps": "نه هیڅکله", "ckb": "نا نە هەرگیز", "bn": "না নয় কখনো",
+    "pa": "ਨਹੀਂ ਨਾ ਕਦੇ", "ne": "होइन छैन कहिल्यै", "ti": "ኣይ ኣይኮነን ፈጺሙ",
+}
+# "and"/"or" between numbers ("1 и 3", "1 ve 3"), any language: only ever dropped between numbers.
+_CONNECTIVES = frozenset(
+    ["and", "or", "i", "oraz", "lub", "si", "sau", "e", "ou", "y", "o", "ir", "ar", "un", "vai", "и", "или", "і", "або", "ve", "veya", "ya", "و", "او", "أو", "یا", "اور", "یان", "এবং", "আর", "বা", "ਅਤੇ", "ਜਾਂ", "र", "वा", "ን", "ወይ"]
 )
 FUZZY = 0.8  # difflib ratio for a misspelling to count as the word
 
@@ -104,6 +115,8 @@ def parse_numbers(text: str) -> list[int] | None:
     """'1, 3', '1 and 3', '1 i 3', '1 3', '1,3', '١،٣' -> [1, 3]; None unless every part is a number."""
     cleaned = _emoji(text).replace(_KEYCAP, " ").replace("،", ",").strip()
     parts = [p for p in _LIST_SPLIT.split(cleaned) if p and p.strip()]
+    if len(parts) > 2:
+        parts = [p for p in parts if fold(p) not in _connectives()]
     if not parts:
         return None
     numbers = [parse_number(p) for p in parts]
@@ -133,6 +146,26 @@ def _option_words(option: Any, lang: str) -> list[str]:
     return [w for w in dict.fromkeys(fold(w) for w in words) if w]
 
 
+@lru_cache(maxsize=1)
+def _connectives() -> frozenset[str]:
+    return frozenset(fold(w) for w in _CONNECTIVES)
+
+
+@lru_cache(maxsize=64)
+def _negations(lang: str) -> frozenset[str]:
+    words = f"{_NEGATION_WORDS['en']} {_NEGATION_WORDS.get(lang, '')}"
+    return frozenset(fold(w) for w in words.split())
+
+
+def number_in_short_reply(text: str) -> int | None:
+    """The one number in a reply of at most three words: "option 3", "номер 2", "nr 2"."""
+    tokens = fold(text).split()
+    if not 1 < len(tokens) <= 3:
+        return None
+    numbers = [n for n in (parse_number(t) for t in tokens) if n is not None]
+    return numbers[0] if len(numbers) == 1 else None
+
+
 def _contains(haystack: list[str], needle: list[str]) -> bool:
     n = len(needle)
     return any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
@@ -145,7 +178,7 @@ def match_option(question: Question, text: str, lang: str) -> Understood:
     if not said:
         return NOT_UNDERSTOOD
     tokens = said.split()
-    negations = set(tokens) & _NEGATIONS
+    negations = set(tokens) & _negations(lang)
     # An option's words, except those the reply negates ("not sometimes" is not "sometimes").
     words = {
         o.key: [w for w in _option_words(o, lang) if not negations - set(w.split())]
@@ -192,6 +225,9 @@ def _choice(question: Question, text: str, lang: str, entities: dict[str, Any]) 
     numbers = _entity_numbers(entities)
     if numbers is None:
         numbers = parse_numbers(text)
+    if numbers is None and not match_option(question, text, lang).ok:
+        single = number_in_short_reply(text)
+        numbers = None if single is None else [single]
     if numbers:
         if len(numbers) == 1 and not 1 <= numbers[0] <= count:
             # Not an option number: a number an option stands for, like an age in years.
