@@ -186,6 +186,13 @@ def test_consent_in_words_when_the_model_missed_it(engine):
     assert "bardzo trudno" in replies[0]
 
 
+def test_start_when_asked_whether_to_start_is_a_yes(engine):
+    p = Person(engine)
+    p.say("hello", "greet", detected="en")
+    p.say("START", "start")
+    assert p.state.consented and p.question == "access"
+
+
 def test_declining_consent_is_respected_without_pressure(engine):
     p = Person(engine)
     p.say("hi", "greet", detected="en")

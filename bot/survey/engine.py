@@ -287,7 +287,8 @@ class Engine:
 
     def _consent_stage(self, out: Outcome, turn: Turn, survey: Survey) -> None:
         s = out.state
-        answer = self._yes_no(turn, s.language)
+        # "Start" to "Can we start?" is a yes (START words skip NLU, so their intent is `start`).
+        answer = "yes" if turn.intent == "start" else self._yes_no(turn, s.language)
         if answer == "yes":
             s.consented = True
             out.events += ["consent_given", "survey_started"]
