@@ -96,6 +96,16 @@ def test_numbers_joined_by_and_in_any_language_and_one_number_in_a_short_reply()
     assert number_in_short_reply("I think it was about 3 times") is None, "too long to be sure"
 
 
+def test_scale_words_are_read_at_the_nearer_end_only():
+    q = Question("q", "scale", {"en": "?"}, scale={
+        "min": {"en": "very hard", "es": "muy difícil"}, "max": {"en": "very easy", "es": "muy fácil"}})
+    assert understand(q, "muy difícil", "es").value == 1
+    assert understand(q, "muy dificil", "es").value == 1
+    assert understand(q, "muy facil", "es").value == 5
+    assert understand(q, "very hard", "es").value == 1, "English labels count too"
+    assert understand(q, "muy", "es").ok is False
+
+
 def test_negation_in_the_persons_language_turns_an_option_off():
     q = SURVEY.question("info_language")
     assert match_option(q, "sometimes but not always", "en").value == "sometimes"

@@ -258,6 +258,30 @@ def _choice(question: Question, text: str, lang: str, entities: dict[str, Any]) 
     return NOT_UNDERSTOOD
 
 
+def _scale_end(question: Question, text: str, lang: str) -> int | None:
+    """An end label in words: 1 or 5. Exact first; a misspelling only when it is clearly nearer
+    one end ("muy difícil" is close to "muy fácil" too: it must be nearer "muy difícil")."""
+    said = fold(text)
+    if not said:
+        return None
+    ends = {SCALE[0]: "min", SCALE[1]: "max"}
+    labels = {
+        value: {fold(question.scale[end].get(code, "")) for code in (lang, "en")} - {""}
+        for value, end in ends.items()
+    }
+    exact = [value for value, words in labels.items() if said in words]
+    if len(exact) == 1:
+        return exact[0]
+    score = {
+        value: max((difflib.SequenceMatcher(None, said, w).ratio() for w in words), default=0.0)
+        for value, words in labels.items()
+    }
+    best, other = sorted(score, key=lambda v: score[v], reverse=True)
+    if score[best] >= FUZZY and score[best] - score[other] >= 0.1:
+        return best
+    return None
+
+
 def _single_number(intent: str, entities: dict[str, Any], text: str) -> int | None:
     numbers = _entity_numbers(entities) if intent == "choose" else None
     if numbers is not None:
@@ -314,9 +338,7 @@ def understand(
         if number is None and emoji and set(emoji) == {STAR}:
             number = len(emoji)
         if number is None and question.scale:
-            for end, value in (("min", low), ("max", high)):
-                if matches_words(stripped, [label for label in question.scale[end].values()]):
-                    number = value
+            number = _scale_end(question, stripped, lang)
         return (
             Understood(True, number)
             if isinstance(number, int) and low <= number <= high
