@@ -16,6 +16,7 @@ from fastapi import FastAPI, Response
 from sqlalchemy import text
 
 from bot import rasa_actions
+from bot.console import install as console
 from bot.conversation import ConversationService
 from bot.language import LanguageDetector
 from bot.outbox import Outbox
@@ -110,11 +111,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Listening Bot", lifespan=lifespan)
+    # /docs is served by the console from local files (FastAPI's own loads them from a CDN).
+    app = FastAPI(title="Listening Bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.vault = PhoneVault(settings.fernet_key, settings.hash_key)
     app.include_router(twilio_channel.router)
     app.include_router(rasa_actions.router)
+    console.install(app)  # officers' pages under /console, the API under /api/v1
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> Response:

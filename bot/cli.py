@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or upgrade the database tables")
     migrate.set_defaults(func=cmd_migrate)
 
+    from bot.console.cli import add_commands as add_console_commands
+
+    add_console_commands(sub)  # create-admin, user
+
     from bot.cli_texts import add_commands as add_text_commands
 
     add_text_commands(sub)

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     translation_max_attempts: int = 8
     translation_timeout_seconds: float = 30.0
 
+    console_session_hours: float = Field(default=12, description="How long a console sign-in lasts")
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure cookies; empty: when PUBLIC_BASE_URL is https"
+    )
+
     # -- derived values -------------------------------------------------------------------
     @property
     def local_mode(self) -> bool:
@@ -105,6 +110,17 @@ class Settings(BaseSettings):
     @property
     def effective_rasa_url(self) -> str:
         return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+
+    @property
+    def console_secret(self) -> bytes:
+        """Signs the console's CSRF tokens; derived, so there is nothing more to configure."""
+        return _derive(self.secret_key, b"console-session")
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.base_url.startswith("https://")
 
 
 def _derive(key: bytes, purpose: bytes) -> bytes:

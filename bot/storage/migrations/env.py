@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import bot.console.tables  # noqa: F401  (the console's tables share Base)
 from bot.storage.tables import Base
 
 config = context.config

@@ -1,0 +1,126 @@
+"""What every console page shares: templates, the navigation, the surveys, the filters from
+the query string, and the response headers that keep officers' pages private."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bot.console import queries
+from bot.console.auth import Principal, csrf_token, settings_of
+from bot.console.filters import FilterError, Filters, parse
+from bot.console.tables import ADMIN, OFFICER
+from bot.survey.flow import Survey, load_surveys
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+# Pages hold people's words: never cached, never framed, no script or style from elsewhere.
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    role: str
+
+
+# The console's menu, in order. Admin-only areas come after the officers' ones: the survey and
+# translation editor (issue 5) adds `NavItem("Surveys", "/console/surveys", ADMIN)` here,
+# before "Accounts".
+NAV: list[NavItem] = [
+    NavItem("Overview", "/console/", OFFICER),
+    NavItem("Results", "/console/results", OFFICER),
+    NavItem("Conversations", "/console/conversations", OFFICER),
+    NavItem("Export", "/console/export", OFFICER),
+    NavItem("Accounts", "/console/admin/accounts", ADMIN),
+    NavItem("Audit log", "/console/admin/audit", ADMIN),
+]
+
+
+def surveys_of(request: Request) -> dict[str, Survey]:
+    """The surveys officers can look at (read once per app, like the survey engine does)."""
+    state = request.app.state
+    if getattr(state, "console_surveys", None) is None:
+        state.console_surveys = load_surveys(settings_of(request).surveys_dir)
+    return state.console_surveys  # type: ignore[no-any-return]
+
+
+def default_survey(request: Request) -> str:
+    surveys = surveys_of(request)
+    wanted = settings_of(request).default_survey
+    return wanted if wanted in surveys else next(iter(sorted(surveys)), wanted)
+
+
+def filters_from(request: Request) -> tuple[Filters, str | None]:
+    """The page's filters, or the defaults and what was wrong with the ones asked for."""
+    try:
+        return parse(request.query_params, surveys_of(request), default_survey(request)), None
+    except FilterError as exc:
+        return Filters(default_survey(request)), str(exc)
+
+
+LANGUAGE_NAMES = {
+    "en": "English", "pl": "Polish", "ro": "Romanian", "ur": "Urdu", "bn": "Bengali",
+    "ar": "Arabic", "pa": "Punjabi", "gu": "Gujarati", "so": "Somali", "pt": "Portuguese",
+    "lt": "Lithuanian", "lv": "Latvian", "zh": "Chinese", "ku": "Kurdish", "fa": "Persian",
+    "ps": "Pashto", "ti": "Tigrinya", "tr": "Turkish", "uk": "Ukrainian", "ru": "Russian",
+    "hi": "Hindi", "ta": "Tamil", "es": "Spanish", "fr": "French", "it": "Italian",
+}
+
+
+def language_name(code: str | None) -> str:
+    if not code:
+        return "not chosen yet"
+    return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else code
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+templates.env.filters["when"] = when
+templates.env.filters["percent"] = percent
+templates.env.globals["stage_label"] = queries.stage_label
+templates.env.globals["language_name"] = language_name
+
+
+def render(request: Request, template: str, principal: Principal | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    nav = [item for item in NAV if principal and principal.can(item.role)]
+    path = request.url.path
+    current = max((i for i in nav if path == i.path or (i.path != "/console/" and
+                                                         path.startswith(i.path))),
+                  key=lambda i: len(i.path), default=None)
+    context.update(
+        principal=principal,
+        nav=nav,
+        current=current,
+        csrf=csrf_token(settings_of(request), principal.bound_to) if principal else "",
+    )
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def private(response: Response) -> Response:
+    response.headers.update(PRIVATE_HEADERS)
+    return response
