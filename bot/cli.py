@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_texts import add_commands as add_text_commands
 
     add_text_commands(sub)
+
+    from bot.segments_report import add_commands as add_segment_commands
+
+    add_segment_commands(sub)  # segments
     return parser
 
 
