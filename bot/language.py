@@ -35,7 +35,6 @@ from typing import Any
 import yaml
 
 _SPACE = re.compile(r"\s+")
-_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 
 LATIN, CYRILLIC, ARABIC = "LATIN", "CYRILLIC", "ARABIC"
@@ -64,8 +63,15 @@ FASTTEXT_MAX_CHARS = 200  # plenty to tell a language; keeps a pasted essay chea
 
 
 def normalise(text: str) -> str:
+    """Casefold and turn punctuation, symbols and emoji into spaces. Vowel signs of Bengali,
+    Devanagari and Gurmukhi are marks, not punctuation: they stay ("ਹਾਂ" is not "ਹੈ")."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
+    text = "".join(
+        " " if unicodedata.category(c)[0] in "PSZC" or unicodedata.category(c) == "Me"
+        or "\ufe00" <= c <= "\ufe0f" else c
+        for c in text
+    )
+    return _SPACE.sub(" ", text).strip()
 
 
 def _nlu_examples(path: Path) -> Iterable[str]:

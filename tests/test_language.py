@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from bench.devset import LAUNCH
-from bot.language import LanguageDetector, script_candidates, script_of
+from bot.language import LanguageDetector, normalise, script_candidates, script_of
 from bot.settings import PROJECT_ROOT
 
 NLU = PROJECT_ROOT / "nlu"
@@ -88,3 +88,10 @@ def test_works_with_the_network_unreachable(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     fresh = LanguageDetector(LAUNCH, NLU)
     assert fresh.detect("Esperé tres semanas para una cita con el médico de cabecera.") == "es"
+
+
+def test_normalise_keeps_indic_vowel_signs_and_drops_punctuation_and_emoji():
+    assert normalise("ਹਾਂ") != normalise("ਹੈ"), "two Punjabi words, not one"
+    assert normalise("ਸਤ ਸ੍ਰੀ ਅਕਾਲ!") == "ਸਤ ਸ੍ਰੀ ਅਕਾਲ"
+    assert normalise("Hi 👋🏽!!") == "hi"
+    assert normalise("  Dzień   DOBRY. ") == "dzień dobry"
