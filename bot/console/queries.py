@@ -184,6 +184,7 @@ class QuestionResult:
     type: str
     text: str
     free_text: bool
+    asked_if: str = ""  # skip logic in words: "when needed_interpreter was “Yes”"
     answered: int = 0
     skipped: int = 0
     dont_know: int = 0
@@ -207,10 +208,26 @@ def _labels(question: Question) -> list[tuple[Any, str]]:
     return [(o.key, o.text_in("en")) for o in question.options]
 
 
+def label_of(question: Question, value: Any) -> str:
+    """An answer as officers read it: the option's English text, or the value itself."""
+    labels = dict(_labels(question)) if question.type != "text" else {}
+    values = value if isinstance(value, list) else [value]
+    return "; ".join(str(labels.get(v, v)) for v in values if v is not None)
+
+
+def asked_if(survey: Survey, question: Question) -> str:
+    parts = []
+    for ref, allowed in question.show_if.items():
+        earlier = survey.question(ref)
+        parts.append(f"when {ref} was " + " or ".join(f"“{label_of(earlier, v)}”" for v in allowed))
+    return " and ".join(parts)
+
+
 def results(session: Session, survey: Survey, filters: Filters) -> list[QuestionResult]:
     where = filters.conditions()
     english_for = english_columns(survey)
-    out = {q.key: QuestionResult(q.key, q.type, q.text_in("en"), q.key in english_for)
+    out = {q.key: QuestionResult(q.key, q.type, q.text_in("en"), q.key in english_for,
+                                 asked_if(survey, q))
            for q in survey.questions}
     values: dict[str, Counter[Any]] = {q.key: Counter() for q in survey.questions}
     rows = session.execute(
@@ -324,6 +341,7 @@ class AnswerLine:
     text: str
     status: str
     value: str  # as in the export
+    label: str  # as officers read it: the option's English text
     original: str
     english: str | None
 
@@ -354,12 +372,16 @@ def transcript(session: Session, conversation_id: int, survey: Survey | None) ->
     order = {q.key: i for i, q in enumerate(survey.questions)} if survey else {}
     answers = []
     for a in sorted(conv.answers, key=lambda a: (order.get(a.question_key, 999), a.id)):
-        text = a.question_key
+        value = cell(a.status, a.value, a.raw_text)
+        text, label = a.question_key, value
         if survey and a.question_key in order:
-            text = survey.question(a.question_key).text_in("en")
+            question = survey.question(a.question_key)
+            text = question.text_in("en")
+            if a.status == "answered":
+                label = label_of(question, a.value)
         message = by_id.get(a.message_id) if a.message_id else None
-        answers.append(AnswerLine(a.question_key, text, a.status, cell(a.status, a.value, a.raw_text),
-                                  a.raw_text, message.text_en if message else None))
+        answers.append(AnswerLine(a.question_key, text, a.status, value, label, a.raw_text,
+                                  message.text_en if message else None))
     row = ConversationRow(conv.id, contact.public_id, conv.survey_version, conv.language,
                           conv.channel, conv.stage, conv.started_at, conv.updated_at,
                           conv.completed_at, len(conv.answers), contact.opted_out_at is not None)

@@ -4,7 +4,7 @@ the query string, and the response headers that keep officers' pages private."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,28 @@ def language_name(code: str | None) -> str:
     return f"{LANGUAGE_NAMES[code]} ({code})" if code in LANGUAGE_NAMES else code
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+def when(value: datetime | None, seconds: bool = False) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") if value else ""
+
+
+def detail(value: dict[str, Any] | None) -> str:
+    """An audit entry's details as words: `format: csv; filters: language=pl, channel=sms`."""
+    def show(v: Any) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={x}" for k, x in v.items()) or "none"
+        return str(v)
+
+    return "; ".join(f"{k}: {show(v)}" for k, v in sorted((value or {}).items()))
+
+
+def chart_days(days: list[queries.DayCount], minimum: int = 14) -> list[queries.DayCount]:
+    """At least two weeks on the chart, ending with the last day, so one busy day is one bar."""
+    missing = minimum - len(days)
+    if not days or missing <= 0:
+        return days
+    first = days[0].day
+    return [queries.DayCount(first - timedelta(days=i), 0, 0)
+            for i in range(missing, 0, -1)] + days
 
 
 def percent(value: float | None) -> str:
@@ -99,6 +119,8 @@ def percent(value: float | None) -> str:
 
 templates.env.filters["when"] = when
 templates.env.filters["percent"] = percent
+templates.env.filters["detail"] = detail
+templates.env.globals["chart_days"] = chart_days
 templates.env.globals["stage_label"] = queries.stage_label
 templates.env.globals["language_name"] = language_name
 
