@@ -24,6 +24,14 @@ trap 'run_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&
 export TEST_POSTGRES_URL="postgresql+psycopg://listening@127.0.0.1:$pg_port/postgres"
 echo "[test] PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 
+# Chromium for the console's browser tests: Playwright (from PyPI) drives Debian's build.
+# Never `playwright install`: it downloads a browser of its own, which fails here.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] installing Chromium from Debian's packages..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 # Train the Rasa model once, with progress, before the tests use it.
 .venv/bin/listening-bot train
 
