@@ -54,13 +54,14 @@ def answer_for(question, lang: str, in_words: set[str]) -> str:
 def complete(who: Respondent, lang: str) -> tuple[int, list[str]]:
     sent: list[str] = []
     first = who.say(first_greeting(lang))
-    sent += first.texts
     heading = CATALOGUE.text("language_menu", None)
     if first.texts and first.texts[0].startswith(heading):  # not sure of the language: the menu
+        # (in English, before the language is known: not counted among the person's messages)
         choice = who.say(str(CATALOGUE.languages.index(lang) + 1))
         sent += choice.texts
         assert CATALOGUE.text("language_set", lang) in choice.text, choice.text
     else:
+        sent += first.texts
         assert CATALOGUE.text("intro", lang) in first.text, f"{lang}: {first.text!r}"
     consent = who.say(CATALOGUE.words(lang, "yes_words")[0])
     sent += consent.texts
