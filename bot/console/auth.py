@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.console.audit import Actor
@@ -79,6 +79,7 @@ def start_session(db: Database, account_id: int, hours: float) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with db.transaction() as session:
+        session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
         session.add(ConsoleSession(token_hash=hash_secret(token), account_id=account_id,
                                    created_at=now, expires_at=now + timedelta(hours=hours)))
     return token

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.console import pages
-from bot.console.auth import SESSION_COOKIE
+from bot.console.auth import SESSION_COOKIE, start_session
 from bot.console.tables import Account, AuditEntry, ConsoleSession
 from tests.console.conftest import ADMIN_EMAIL, OFFICER_EMAIL, PASSWORD, Console, csrf_of
 
@@ -291,3 +291,14 @@ def test_api_docs_are_served_from_this_machine(console):
     schema = console.client().get("/openapi.json").json()
     assert "API token" in schema["components"]["securitySchemes"]
     assert "/api/v1/export" in schema["paths"]
+
+
+def test_an_expired_session_signs_nobody_in_and_is_cleared(console):
+    officer = console.account_ids[OFFICER]
+    expired = start_session(console.db, officer, hours=-1)
+    client = console.client()
+    client.cookies.set(SESSION_COOKIE, expired)
+    assert client.get("/console/").status_code == 303
+    start_session(console.db, officer, hours=1)
+    with console.db.read() as session:
+        assert len(list(session.scalars(select(ConsoleSession)))) == 1, "expired rows are deleted"
