@@ -86,9 +86,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     questions = surveys[survey_id].questions
     keys = [q.key for q in questions]
     english_for = {q.key for q in questions if q.type == "text" and q.validate is None}
+    from bot.console.cli import audit_export
+
+    db = Database(settings)
+    audit_export(settings, db, survey_id, to_file=bool(args.output))  # before any row leaves
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
-        count = write_csv(Database(settings), survey_id, keys, english_for, out)
+        count = write_csv(db, survey_id, keys, english_for, out)
     finally:
         if args.output:
             out.close()

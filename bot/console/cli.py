@@ -53,6 +53,17 @@ def _database(settings: Settings):  # type: ignore[no-untyped-def]
     return Database(settings)
 
 
+def audit_export(settings: Settings, db, survey_id: str, to_file: bool) -> None:  # type: ignore[no-untyped-def]
+    """`listening-bot export` is an export too: it goes in the audit log like the console's."""
+    from bot.console import audit
+    from bot.storage.migrate import upgrade
+
+    upgrade(settings)  # the audit log's table, on a database from before the console
+    with db.transaction() as session:
+        audit.record(session, _actor(), audit.EXPORT, survey_id,
+                     {"format": "csv", "to": "file" if to_file else "stdout"})
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2

@@ -63,12 +63,15 @@ def test_create_admin_on_a_fresh_install_then_manage_users(tmp_path):
     missing = run(tmp_path, "user", "enable", "--email", "nobody@example.nhs.uk")
     assert missing.returncode == 2 and "no account nobody@example.nhs.uk" in missing.stderr
 
+    exported = run(tmp_path, "export", "-o", str(tmp_path / "answers.csv"))
+    assert exported.returncode == 0, exported.stderr
+
     engine = create_engine(f"sqlite:///{tmp_path / 'listening.db'}")
     with Session(engine) as session:
         actions = [(e.action, e.via) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     engine.dispose()
     assert actions == [("account_created", "cli"), ("account_created", "cli"),
-                       ("account_updated", "cli"), ("password_reset", "cli")]
+                       ("account_updated", "cli"), ("password_reset", "cli"), ("export", "cli")]
 
 
 @pytest.mark.parametrize("args,stdin,error", [
