@@ -303,10 +303,11 @@ def conversations(session: Session, filters: Filters, search: str = "", page: in
     search = search.strip()[:100]
     if search:
         pattern = like_pattern(search)
-        said = exists().where(
-            Message.conversation_id == Conversation.id,
+        # One pass over the messages (not one per conversation): the ids of those that match.
+        said = select(Message.conversation_id).where(
+            Message.conversation_id.is_not(None),
             or_(Message.body.ilike(pattern, escape="\\"), Message.text_en.ilike(pattern, escape="\\")))
-        where.append(or_(Contact.public_id.ilike(pattern, escape="\\"), said))
+        where.append(or_(Contact.public_id.ilike(pattern, escape="\\"), Conversation.id.in_(said)))
     answer_count = (select(func.count()).where(Answer.conversation_id == Conversation.id)
                     .correlate(Conversation).scalar_subquery())
     base = select(Conversation, Contact.public_id, Contact.opted_out_at, answer_count).join(

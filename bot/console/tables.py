@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.tables import Base, utcnow
+from bot.storage.tables import Base, Message, utcnow
 
 OFFICER, ADMIN = "officer", "admin"
 ROLES = (OFFICER, ADMIN)  # each role can do everything the roles before it can
@@ -81,3 +81,7 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(45))
     via: Mapped[str] = mapped_column(String(8))  # console | api | cli
+
+
+# Transcripts and the conversation search read messages by conversation.
+Index("ix_messages_conversation", Message.conversation_id)

@@ -85,7 +85,7 @@ def seed(db: Database, people: list[Person] = PEOPLE, survey_id: str = "demo") -
     """Write the people; returns conversation ids by pseudonym."""
     ids = {}
     with db.transaction() as session:
-        for n, p in enumerate(people):
+        for p in people:
             contact = Contact(public_id=p.public_id, phone_hash=f"hash-{p.public_id}",
                               phone_encrypted=b"not-a-number", language=p.language,
                               created_at=p.started, last_inbound_at=p.started,
@@ -106,7 +106,7 @@ def seed(db: Database, people: list[Person] = PEOPLE, survey_id: str = "demo") -
                 inbound = Message(
                     contact_id=contact.id, conversation_id=conversation.id, direction="in",
                     channel=p.channel, our_address=BOT_NUMBER, body=turn.said, language=p.language,
-                    twilio_sid=f"SM{n:02d}{i:02d}" + "0" * 28, status="processed",
+                    twilio_sid=f"SM{p.public_id}{i:03d}", status="processed",
                     text_en=turn.english, translation_status=turn.translation,
                     translation_error="ServerException: 503" if turn.translation == "failed" else None,
                     created_at=when)

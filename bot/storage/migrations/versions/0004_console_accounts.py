@@ -1,4 +1,4 @@
-"""console: accounts, sign-in sessions, API tokens and the audit log
+"""console: accounts, sign-in sessions, API tokens, the audit log; messages by conversation
 
 Revision ID: 0004
 Revises: 0003
@@ -77,9 +77,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     op.create_index("ix_console_sessions_account_id", "console_sessions", ["account_id"])
+    op.create_index("ix_messages_conversation", "messages", ["conversation_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_conversation", table_name="messages")
     op.drop_index("ix_console_sessions_account_id", table_name="console_sessions")
     op.drop_table("console_sessions")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
