@@ -162,7 +162,11 @@ class LanguageDetector:
             return None
         found = self._lexicon.get(key)
         if found is not None:
-            return next(iter(found)) if len(found) == 1 else None
+            if len(found) == 1:
+                return next(iter(found))
+            # "hello" is also how some Pashto speakers greet: but it is English they wrote, and
+            # the English reply says how to change language. Other ties get the menu.
+            return "en" if "en" in found else None
         candidates = script_candidates(text, self.languages)
         if len(candidates) == 1:
             return candidates[0]

@@ -95,3 +95,9 @@ def test_normalise_keeps_indic_vowel_signs_and_drops_punctuation_and_emoji():
     assert normalise("ਸਤ ਸ੍ਰੀ ਅਕਾਲ!") == "ਸਤ ਸ੍ਰੀ ਅਕਾਲ"
     assert normalise("Hi 👋🏽!!") == "hi"
     assert normalise("  Dzień   DOBRY. ") == "dzień dobry"
+
+
+def test_an_english_word_other_languages_borrow_is_english():
+    detector = LanguageDetector(["en", "ps", "ur", "pa"], NLU)
+    assert detector.detect("Hello") == "en"
+    assert detector.detect("haan ji") in (None, "ur", "pa")
