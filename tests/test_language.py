@@ -25,7 +25,7 @@ def test_detects_english_and_polish(text, lang):
     assert EN_PL.detect(text) == lang
 
 
-@pytest.mark.parametrize("text", ["", "👋", "123", "stop", "Salut"])
+@pytest.mark.parametrize("text", ["", "👋", "123", "Salut"])
 def test_unsure_means_menu(text):
     assert EN_PL.detect(text) is None
 
