@@ -26,7 +26,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.db import Database
 from bot.storage.phones import PhoneVault
 from bot.survey.engine import Engine
-from bot.survey.flow import load_surveys
+from bot.survey.store import SurveyStore
 from bot.texts.catalogue import Catalogue
 from bot.translation import Translations, make_translator
 from bot.worker import Worker
@@ -35,19 +35,32 @@ from webhooks import twilio_channel
 log = logging.getLogger("bot")
 
 
+def load_surveys(settings: Settings, db: Database) -> SurveyStore:
+    """The survey store, with the files in `surveys/` imported as published versions when
+    their content is new; the default survey must be published."""
+    store = SurveyStore(db)
+    for item in store.sync_folder(settings.surveys_dir):
+        log.info("survey %s: %s published as version %d", item.survey_id, item.path.name,
+                 item.version)
+    published = store.published()
+    if settings.default_survey not in published:
+        raise SystemExit(f"DEFAULT_SURVEY {settings.default_survey!r} is not a published survey "
+                         f"(in {settings.surveys_dir} or uploaded with `listening-bot survey`)")
+    for survey in published.values():
+        log.info("survey %s: version %d is live (%s, %d languages)", survey.id, survey.version,
+                 survey.status, len(survey.languages))
+        live = [v for v in store.versions(survey.id) if v.version == survey.version]
+        for warning in live[0].warnings if live else []:
+            log.warning("survey %s: %s", survey.id, warning)
+    return store
+
+
 def build_engine(settings: Settings) -> Engine:
+    """The survey engine; surveys come to it per message, as the version a conversation is on."""
     from datetime import timedelta
 
-    incomplete: dict[str, dict[str, list[str]]] = {}
-    surveys = load_surveys(settings.surveys_dir, incomplete)
-    for survey_id, languages in incomplete.items():
-        for lang, ids in languages.items():
-            log.warning("survey %s: language %s misses %d texts (first: %s); its questions are "
-                        "sent in English until they are written", survey_id, lang, len(ids), ids[0])
-    if settings.default_survey not in surveys:
-        raise SystemExit(f"DEFAULT_SURVEY {settings.default_survey!r} is not in {settings.surveys_dir}")
     return Engine(
-        surveys,
+        None,
         Catalogue.load(),
         default_survey=settings.default_survey,
         privacy_url=settings.privacy_url,
@@ -78,18 +91,21 @@ async def _bring_up_rasa(app: FastAPI, settings: Settings, worker: Worker) -> No
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     db = Database(settings)
+    surveys = await asyncio.to_thread(load_surveys, settings, db)
     engine = build_engine(settings)
     detector = LanguageDetector(engine.catalogue.languages, PROJECT_ROOT / "nlu")
     outbox = Outbox(db, settings, app.state.vault)
     translations = Translations(db, settings, make_translator(settings))
     worker = Worker(db, outbox, detector, settings.effective_rasa_url, translations,
                     settings.worker_poll_seconds)
-    conversation = ConversationService(db, engine, settings.default_survey, worker.notify_outbox)
+    conversation = ConversationService(db, engine, surveys, settings.default_survey,
+                                       worker.notify_outbox)
 
     async def handle_action(call: ActionCall) -> None:
         await asyncio.to_thread(conversation.handle, call)
 
     app.state.db = db
+    app.state.surveys = surveys  # the console's survey pages use the same store
     app.state.worker = worker
     app.state.action_handler = handle_action
     app.state.rasa_server = None

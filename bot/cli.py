@@ -75,20 +75,22 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.export import write_csv
     from bot.storage.db import Database
-    from bot.survey.flow import load_surveys
-
-    surveys = load_surveys(settings.surveys_dir)
-    survey_id = args.survey or settings.default_survey
-    if survey_id not in surveys:
-        known = ", ".join(sorted(surveys)) or "none"
-        print(f"error: no survey {survey_id!r} (known: {known})", file=sys.stderr)
-        return 2
-    questions = surveys[survey_id].questions
-    keys = [q.key for q in questions]
-    english_for = {q.key for q in questions if q.type == "text" and q.validate is None}
-    from bot.console.cli import audit_export
+    from bot.survey.store import SurveyStore, questions_across_versions
 
     db = Database(settings)
+    store = SurveyStore(db)
+    store.sync_folder(settings.surveys_dir)
+    survey_id = args.survey or settings.default_survey
+    # Every version's questions: one key is one question, so versions share a column.
+    questions = questions_across_versions(store, survey_id)
+    if not questions:
+        known = ", ".join(s.survey_id for s in store.summaries()) or "none"
+        print(f"error: no survey {survey_id!r} (known: {known})", file=sys.stderr)
+        return 2
+    keys = [q.key for q in questions]
+    english_for = {q.key for q in questions if q.free_text}
+    from bot.console.cli import audit_export
+
     audit_export(settings, db, survey_id, to_file=bool(args.output))  # before any row leaves
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     try:
@@ -146,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.segments_report import add_commands as add_segment_commands
 
     add_segment_commands(sub)  # segments
+
+    from bot.cli_surveys import add_commands as add_survey_commands
+
+    add_survey_commands(sub)  # survey list|validate|upload|publish|show
     return parser
 
 

@@ -5,6 +5,10 @@ contact and conversation as an engine `State`, let the pure engine decide, and w
 outcome: state, answer, consent/opt-out events, the replies (as pending outbound messages)
 and the inbound message marked processed. All or nothing, and only once per inbound message,
 so a crash anywhere before the commit simply means the message is processed again.
+
+Which survey: a conversation stays on the survey version it started on, whatever is published
+since. When no survey is in progress, a message that is a survey's keyword starts that survey
+(its published version); a person with no conversation gets the default survey's.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from bot.storage.db import Database
 from bot.storage.tables import Answer, Contact, ContactEvent, Conversation, Message, utcnow
 from bot.survey.answers import redact_postcodes
 from bot.survey.engine import Engine
-from bot.survey.model import AnswerWrite, Outcome, State, Turn
+from bot.survey.flow import Survey
+from bot.survey.model import CONSENT, LANGUAGE, AnswerWrite, Outcome, State, Turn
+from bot.survey.routing import in_progress, keyword_survey
+from bot.survey.store import SurveyStore
 from bot.translation import PENDING as TRANSLATION_PENDING
 from bot.translation import needs_translation
 
@@ -36,11 +43,13 @@ class ConversationService:
         self,
         db: Database,
         engine: Engine,
+        surveys: SurveyStore,
         default_survey: str,
         on_replies: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.engine = engine
+        self.surveys = surveys
         self.default_survey = default_survey
         self.on_replies = on_replies
 
@@ -80,9 +89,11 @@ class ConversationService:
             entities=call.entities,
             detected_language=detected if isinstance(detected, str) else None,
         )
-        survey_id = conversation.survey_id if conversation else self.default_survey
-        outcome = self.engine.handle(state, turn, survey_id)
-        conversation = self._save_outcome(session, contact, conversation, message, outcome, now)
+        survey, conversation, state, replaced = self._route(session, conversation, state, turn)
+        outcome = self.engine.handle(state, turn, survey)
+        conversation = self._save_outcome(
+            session, contact, conversation, message, outcome, now, survey, replaced
+        )
 
         message.status = PROCESSED
         message.language = contact.language
@@ -109,6 +120,34 @@ class ConversationService:
             )
         return len(outcome.replies)
 
+    def _route(
+        self, session: Session, conversation: Conversation | None, state: State, turn: Turn
+    ) -> tuple[Survey, Conversation | None, State, Conversation | None]:
+        """The survey version this message is for, the conversation it continues (None: a new
+        one if the engine starts one), the state to run on, and a conversation the new one
+        replaces (one still at the consent question when a keyword starts another survey)."""
+        live = conversation if conversation is not None and conversation.stage != ABANDONED else None
+        current = (
+            self.surveys.get(live.survey_id, live.survey_version, session) if live else None
+        )
+        if not (
+            state.opted_out
+            or turn.intent in ("stop", "start")
+            or in_progress(state.stage, state.resume_stage)
+        ):
+            chosen = keyword_survey(turn.text, self.surveys.published(session).values())
+            if chosen is not None and (current is None or chosen.id != current.id):
+                fresh = State(stage=None, language=state.language, consented=state.consented,
+                              last_inbound_at=state.last_inbound_at)
+                replaced = live if live is not None and live.stage in (CONSENT, LANGUAGE) else None
+                return chosen, None, fresh, replaced
+        if current is not None:
+            return current, live, state, None
+        default = self.surveys.published_survey(self.default_survey, session)
+        if default is None:
+            raise RuntimeError(f"DEFAULT_SURVEY {self.default_survey!r} is not published")
+        return default, None, state, None
+
     def _save_outcome(
         self,
         session: Session,
@@ -117,6 +156,8 @@ class ConversationService:
         message: Message,
         outcome: Outcome,
         now: datetime,
+        survey: Survey,
+        replaced: Conversation | None = None,
     ) -> Conversation | None:
         new = outcome.state
         for event in outcome.events:
@@ -136,7 +177,8 @@ class ConversationService:
             conversation.stage = ABANDONED
             conversation = None
         if conversation is None and new.stage is not None:
-            survey = self.engine.surveys[self.default_survey]
+            if replaced is not None:  # a keyword started another survey before consent
+                replaced.stage = ABANDONED
             conversation = Conversation(
                 contact_id=contact.id,
                 survey_id=survey.id,

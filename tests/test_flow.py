@@ -282,7 +282,7 @@ def test_bare_yes_no_in_yaml_texts_is_caught(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(
         FlowError,
-        match="demo.yml: question 'children_translate': option 3: the 'en' text "
+        match="demo.yml line 77: question 'children_translate': option 3: the 'en' text "
         "reads as False; put it in quotes",
     ):
         load_survey(path)
@@ -291,7 +291,7 @@ def test_bare_yes_no_in_yaml_texts_is_caught(tmp_path):
 def test_invalid_yaml_is_reported_with_the_file_name(tmp_path):
     path = tmp_path / "broken.yml"
     path.write_text("id: x\nquestions: [\n", encoding="utf-8")
-    with pytest.raises(FlowError, match="broken.yml: not valid YAML"):
+    with pytest.raises(FlowError, match="broken.yml line 3: not valid YAML"):
         load_survey(path)
 
 

@@ -173,3 +173,56 @@ class TranslationCache(Base):
     text_en: Mapped[str] = mapped_column(Text)
     provider: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyDraft(Base):
+    """A survey being written: its flow YAML and language files as uploaded or edited, one per
+    survey id. Always a valid flow: an upload that fails validation stores nothing."""
+
+    __tablename__ = "survey_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64), unique=True)
+    source_name: Mapped[str] = mapped_column(String(200))  # the file it came from, for messages
+    source: Mapped[str] = mapped_column(Text)  # the flow's YAML, as written
+    language_files: Mapped[dict[str, Any]] = mapped_column(JSON)  # "ar.yml" -> its YAML
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)  # e.g. a language left out
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(254), default="")
+
+
+class SurveyVersion(Base):
+    """A published version of a survey, frozen: written once, never changed or deleted, so a
+    conversation can always finish on the version it started on."""
+
+    __tablename__ = "survey_versions"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "version"),
+        Index("ix_survey_versions_hash", "survey_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # the flow, every language merged in
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the document
+    source_name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    language_files: Mapped[dict[str, Any]] = mapped_column(JSON)
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+
+
+class SurveyPublication(Base):
+    """Each time a version became the one new conversations get (a rollback is one too). The
+    newest row per survey is its published version."""
+
+    __tablename__ = "survey_publications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(254), default="")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from bot.survey.flow import PREFER_NOT, SCALE, Question
+from bot.survey.flow import NUMBER_LIMIT, PREFER_NOT, SCALE, Question
 
 YES_EMOJI = frozenset({"👍", "👌", "✅", "✔", "☑", "🙆"})
 NO_EMOJI = frozenset({"👎", "❌", "✖", "🙅", "⛔"})
@@ -97,10 +97,10 @@ def _emoji(text: str) -> str:
     return _EMOJI_NOISE.sub("", text).strip()
 
 
-def parse_number(text: str) -> int | None:
+def parse_number(text: str, max_digits: int = 3) -> int | None:
     """'3', '٣' (Arabic-Indic), '۳' (Persian), '৩', '३', '੩', '３', '3️⃣', ' 3. ' -> 3."""
     cleaned = _emoji(text).replace(_KEYCAP, "").strip().rstrip(".)").lstrip("#(").strip()
-    if not cleaned or len(cleaned) > 3:
+    if not cleaned or len(cleaned) > max_digits:
         return None
     value = 0
     for ch in cleaned:
@@ -157,12 +157,12 @@ def _negations(lang: str) -> frozenset[str]:
     return frozenset(fold(w) for w in words.split())
 
 
-def number_in_short_reply(text: str) -> int | None:
+def number_in_short_reply(text: str, max_digits: int = 3) -> int | None:
     """The one number in a reply of at most three words: "option 3", "номер 2", "nr 2"."""
     tokens = fold(text).split()
     if not 1 < len(tokens) <= 3:
         return None
-    numbers = [n for n in (parse_number(t) for t in tokens) if n is not None]
+    numbers = [n for n in (parse_number(t, max_digits) for t in tokens) if n is not None]
     return numbers[0] if len(numbers) == 1 else None
 
 
@@ -289,6 +289,17 @@ def _single_number(intent: str, entities: dict[str, Any], text: str) -> int | No
     return parse_number(text)
 
 
+def _whole_number(intent: str, entities: dict[str, Any], text: str) -> int | None:
+    """A number question's answer: '42', '٤٢', 'I am 42', '42 years' (one number, any digits)."""
+    digits = len(str(NUMBER_LIMIT))
+    number = _single_number(intent, entities, text) if intent == "choose" else None
+    if number is None:
+        number = parse_number(text, digits)
+    if number is None:
+        number = number_in_short_reply(text, digits)
+    return number
+
+
 # -- postcodes --------------------------------------------------------------------------
 def postcode_district(text: str) -> str | None:
     """'ip4 2ab' -> 'IP4'; 'CO1' -> 'CO1'; 'my postcode is IP4 2AB' -> 'IP4'. Only the outward
@@ -347,6 +358,15 @@ def understand(
 
     if question.type in ("single", "multiple"):
         return _choice(question, stripped, lang, entities)
+
+    if question.type == "number":
+        number = _whole_number(intent, entities, stripped)
+        low, high = question.range or (0, NUMBER_LIMIT)
+        return (
+            Understood(True, number)
+            if number is not None and low <= number <= high
+            else NOT_UNDERSTOOD
+        )
 
     if not stripped:
         return NOT_UNDERSTOOD

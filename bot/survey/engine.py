@@ -1,9 +1,10 @@
 """The survey engine: given where a person is and what they said, decide what happens next.
 
 Pure: no database, no network, no clock (the time comes in the `Turn`). `bot.conversation`
-loads the `State`, calls `handle`, and saves the `Outcome` in one transaction. Order of
-precedence, so nothing can swallow the important things: STOP, then opted-out silence (START
-excepted), then first contact, then the stage the person is in. Nothing is asked before consent.
+loads the `State` and the survey version the conversation is on, calls `handle`, and saves the
+`Outcome` in one transaction. Order of precedence, so nothing can swallow the important things:
+STOP, then opted-out silence (START excepted), then first contact (a closed survey says so and
+asks nothing), then the stage the person is in. Nothing is asked before consent.
 
 Replies are short and in the person's language. A short acknowledgement ("OK, we will skip
 that one.") goes in the same message as what follows when both fit in two SMS segments:
@@ -12,6 +13,7 @@ fewer messages to pay for, and SMS parts sent separately can arrive out of order
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
@@ -66,7 +68,7 @@ OPT_OUT_PURPOSE = "opt_out_confirmation"
 class Engine:
     def __init__(
         self,
-        surveys: dict[str, Survey],
+        surveys: Mapping[str, Survey] | None,
         catalogue: Catalogue,
         *,
         default_survey: str,
@@ -74,7 +76,7 @@ class Engine:
         welcome_back_after: timedelta,
         resume_expiry: timedelta,
     ) -> None:
-        self.surveys = surveys
+        self.surveys = dict(surveys or {})  # by id, for callers that name a survey by its id
         self.catalogue = catalogue
         self.default_survey = default_survey
         self.privacy_url = privacy_url
@@ -84,12 +86,15 @@ class Engine:
         self._language_question = _language_question(catalogue)
 
     # -- entry point ----------------------------------------------------------------------
-    def handle(self, state: State, turn: Turn, survey_id: str | None = None) -> Outcome:
+    def handle(self, state: State, turn: Turn, survey: Survey | str | None = None) -> Outcome:
+        """What happens after `turn`, on `survey`: the version the conversation is on (the app
+        passes it), or a survey id looked up in `surveys` (the default survey if None)."""
         s = replace(state, answers=dict(state.answers))
         out = Outcome(state=s)
-        survey = (
-            self.surveys.get(survey_id or self.default_survey) or self.surveys[self.default_survey]
-        )
+        if not isinstance(survey, Survey):
+            survey = self.surveys.get(survey or self.default_survey) or self.surveys[
+                self.default_survey
+            ]
         if turn.intent == "stop":
             if not s.opted_out:
                 s.opted_out = True
@@ -109,7 +114,7 @@ class Engine:
             DECLINED: self._declined_stage,
         }.get(s.stage or "")
         if stage is None:
-            self._first_contact(out, turn)
+            self._first_contact(out, turn, survey)
         elif turn.intent == "media":
             self._say(out, "media")
             self._prompt(out, survey, join=True)
@@ -200,6 +205,16 @@ class Engine:
             return "no"
         return None
 
+    def _retry(self, out: Outcome, question: Question) -> None:
+        """Say what kind of answer we need ("a number from 0 to 20")."""
+        if question.type == "number" and question.range:
+            lang = out.state.language
+            low, high = (self.catalogue.number(n, lang) if n >= 0 else str(n)
+                         for n in question.range)
+            self._say(out, "retry_number", min=low, max=high)
+        else:
+            self._say(out, _retry_key(question))
+
     # -- moving through the survey ------------------------------------------------------------
     def _ask(self, out: Outcome, question: Question, *, join: bool = False) -> None:
         s = out.state
@@ -241,10 +256,12 @@ class Engine:
         self._say(out, "completed", join=join)
 
     # -- first contact, language, consent ------------------------------------------------------
-    def _first_contact(self, out: Outcome, turn: Turn) -> None:
+    def _first_contact(self, out: Outcome, turn: Turn, survey: Survey) -> None:
         s = out.state
         lang = s.language or turn.detected_language
-        if lang in self.catalogue.languages and turn.intent != "change_language":
+        if not survey.is_open:
+            self._closed(out, lang)
+        elif lang in self.catalogue.languages and turn.intent != "change_language":
             if s.language != lang:
                 s.language = lang
                 out.events.append("language_changed")
@@ -252,6 +269,15 @@ class Engine:
         else:
             s.stage = LANGUAGE
             self._send(out, self.language_menu(s.language), join=True)
+
+    def _closed(self, out: Outcome, lang: str | None) -> None:
+        """A closed survey: a polite word in the person's language (English if we cannot tell
+        yet), no questions, and no conversation is started (the stage stays None)."""
+        s = out.state
+        if lang in self.catalogue.languages and s.language != lang:
+            s.language = lang
+            out.events.append("language_changed")
+        self._say(out, "survey_closed")
 
     def _introduce(self, out: Outcome, *, confirm_language: bool = False) -> None:
         """Who is asking and why, how to change language, then the consent question."""
@@ -354,7 +380,7 @@ class Engine:
             self._prompt(out, survey, join=True)
         elif s.attempts == 0:
             s.attempts = 1
-            self._say(out, _retry_key(question))
+            self._retry(out, question)
         else:
             out.answer = AnswerWrite(question.key, "unclear", redact_postcodes(turn.text))
             if survey.next_question(question.key, s.answers) is not None:
@@ -422,7 +448,7 @@ class Engine:
         out.events.append("opted_in")
         self._say(out, "started")
         if s.stage is None:
-            self._first_contact(out, turn)
+            self._first_contact(out, turn, survey)
         elif not s.consented and s.stage in (CONSENT, DECLINED):
             self._introduce(out)
         else:

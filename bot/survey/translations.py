@@ -27,11 +27,14 @@ Every text has an id (`title`, `access.text`, `access.scale.min`, `info_language
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.survey import lines
 
 HUMAN, MACHINE = "human", "machine"
 HUMAN_REVIEW = ("draft", "reviewed")
@@ -39,7 +42,15 @@ MACHINE_REVIEW = "unreviewed"
 
 
 class TranslationError(ValueError):
-    pass
+    """What is wrong with a language file; `file` and `line` say where, when known."""
+
+    def __init__(self, message: str, line: int | None = None, file: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.file = message, line, file
+
+    def __str__(self) -> str:
+        where = " ".join(p for p in (self.file, f"line {self.line}" if self.line else "") if p)
+        return f"{where}: {self.message}" if where else self.message
 
 
 @dataclass(frozen=True)
@@ -64,13 +75,26 @@ def overlay_paths(survey_path: Path) -> dict[str, dict[str, Path]]:
     if not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.yml")):
-        name = path.name[: -len(".yml")]
-        lang, _, kind = name.partition(".")
-        origin = MACHINE if kind == MACHINE else HUMAN
-        if kind not in ("", MACHINE):
-            raise TranslationError(f"{_rel(path)}: name it <language>.yml or <language>.machine.yml")
+        lang, origin = _name_parts(path.name, f"{folder.name}/{path.name}")
         found.setdefault(lang, {})[origin] = path
     return found
+
+
+def _name_parts(name: str, rel: str) -> tuple[str, str]:
+    """'ar.yml' -> ('ar', human); 'ar.machine.yml' -> ('ar', machine)."""
+    lang, _, kind = name[: -len(".yml")].partition(".")
+    if not name.endswith(".yml") or kind not in ("", MACHINE) or not lang:
+        raise TranslationError("name it <language>.yml or <language>.machine.yml", file=rel)
+    return lang, MACHINE if kind == MACHINE else HUMAN
+
+
+def read_files(survey_path: Path) -> dict[str, str]:
+    """The texts of the language files beside a survey, by file name ('ar.machine.yml')."""
+    return {
+        path.name: path.read_text(encoding="utf-8")
+        for files in overlay_paths(survey_path).values()
+        for path in files.values()
+    }
 
 
 def _rel(path: Path) -> str:
@@ -78,61 +102,84 @@ def _rel(path: Path) -> str:
 
 
 def _read(path: Path, lang: str, origin: str) -> tuple[dict[str, Any], str]:
+    return _parse(path.read_text(encoding="utf-8"), _rel(path), lang, origin)
+
+
+def _parse(
+    text: str, rel: str, lang: str, origin: str, lines_out: dict[str, int] | None = None
+) -> tuple[dict[str, Any], str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = lines.load(text) or {}
     except yaml.YAMLError as exc:
-        raise TranslationError(f"{_rel(path)}: not valid YAML: {exc}") from exc
+        raise TranslationError(f"not valid YAML: {lines.yaml_problem(exc)}",
+                               lines.yaml_error_line(exc), rel) from exc
     if not isinstance(data, dict):
-        raise TranslationError(f"{_rel(path)}: expected a mapping at the top")
+        raise TranslationError("expected a mapping at the top", file=rel)
     if str(data.get("language", lang)) != lang:
-        raise TranslationError(f"{_rel(path)}: says language '{data.get('language')}', file is '{lang}'")
+        raise TranslationError(f"says language '{data.get('language')}', file is '{lang}'",
+                               file=rel)
     if str(data.get("origin", origin)) != origin:
-        raise TranslationError(f"{_rel(path)}: origin must be '{origin}' in this file")
+        raise TranslationError(f"origin must be '{origin}' in this file", file=rel)
     review = str(data.get("review", MACHINE_REVIEW if origin == MACHINE else "draft"))
     allowed = (MACHINE_REVIEW,) if origin == MACHINE else HUMAN_REVIEW
     if review not in allowed:
-        raise TranslationError(f"{_rel(path)}: review must be one of {', '.join(allowed)}")
-    return flatten(data, _rel(path)), review
+        raise TranslationError(f"review must be one of {', '.join(allowed)}", file=rel)
+    return flatten(data, rel, lines_out), review
 
 
-def flatten(data: dict[str, Any], source: str) -> dict[str, Any]:
-    """A translation file's texts by id; an unknown field is an error naming it."""
+def flatten(
+    data: dict[str, Any], source: str, lines_out: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """A translation file's texts by id; an unknown field is an error naming it (and its
+    line). `lines_out`, if given, gets the line of each text id."""
     out: dict[str, Any] = {}
+    where_line: dict[str, int | None] = {}
     unknown = set(data) - {"language", "origin", "review", "title", "questions"}
     if unknown:
-        raise TranslationError(f"{source}: unknown field '{sorted(unknown)[0]}'")
+        raise TranslationError(f"unknown field '{sorted(unknown)[0]}'", file=source)
     if data.get("title") is not None:
         out["title"] = data["title"]
+        where_line["title"] = lines.line_of(data)
     questions = data.get("questions") or {}
     if not isinstance(questions, dict):
-        raise TranslationError(f"{source}: questions must map question keys to their texts")
+        raise TranslationError("questions must map question keys to their texts", file=source)
     for qkey, q in questions.items():
-        where = f"{source}: question '{qkey}'"
+        where = f"question '{qkey}'"
+        line = lines.line_of(q) or lines.line_of(questions)
         if isinstance(q, str):
             q = {"text": q}
         if not isinstance(q, dict):
-            raise TranslationError(f"{where}: expected its texts (text, intro, scale, options)")
+            raise TranslationError(f"{where}: expected its texts (text, intro, scale, options)",
+                                   line, source)
         bad = set(q) - {"text", "intro", "scale", "options"}
         if bad:
-            raise TranslationError(f"{where}: unknown field '{sorted(bad)[0]}'")
+            raise TranslationError(f"{where}: unknown field '{sorted(bad)[0]}'", line, source)
         for name in ("text", "intro"):
             if q.get(name) is not None:
                 out[f"{qkey}.{name}"] = q[name]
-        for end, label in (q.get("scale") or {}).items():
+                where_line[f"{qkey}.{name}"] = line
+        scale = q.get("scale") or {}
+        for end, label in scale.items():
             out[f"{qkey}.scale.{end}"] = label
-        for okey, opt in (q.get("options") or {}).items():
+            where_line[f"{qkey}.scale.{end}"] = lines.line_of(scale) or line
+        options = q.get("options") or {}
+        for okey, opt in options.items():
             okey = {True: "yes", False: "no"}.get(okey, okey) if isinstance(okey, bool) else okey
+            opt_line = lines.line_of(opt) or lines.line_of(options) or line
             if isinstance(opt, str):
                 opt = {"text": opt}
             if not isinstance(opt, dict):
-                raise TranslationError(f"{where}: option '{okey}' needs a text")
-            if opt.get("text") is not None:
-                out[f"{qkey}.options.{okey}.text"] = opt["text"]
-            if opt.get("aliases") is not None:
-                out[f"{qkey}.options.{okey}.aliases"] = opt["aliases"]
+                raise TranslationError(f"{where}: option '{okey}' needs a text", opt_line, source)
+            for name in ("text", "aliases"):
+                if opt.get(name) is not None:
+                    out[f"{qkey}.options.{okey}.{name}"] = opt[name]
+                    where_line[f"{qkey}.options.{okey}.{name}"] = opt_line
     for text_id, value in out.items():
         if isinstance(value, bool):
-            raise TranslationError(f"{source}: '{text_id}' reads as {value}; put it in quotes")
+            raise TranslationError(f"'{text_id}' reads as {value}; put it in quotes",
+                                   where_line.get(text_id), source)
+    if lines_out is not None:
+        lines_out.update({k: v for k, v in where_line.items() if v})
     return out
 
 
@@ -166,7 +213,9 @@ def english_texts(data: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _slot(data: dict[str, Any], text_id: str, source: str) -> tuple[dict[str, Any], str]:
+def _slot(
+    data: dict[str, Any], text_id: str, source: str, line: int | None = None
+) -> tuple[dict[str, Any], str]:
     """Where a text id lives in the survey's raw YAML: (mapping, field name)."""
     if text_id == "title":
         return data, "title"
@@ -176,7 +225,7 @@ def _slot(data: dict[str, Any], text_id: str, source: str) -> tuple[dict[str, An
         None,
     )
     if question is None:
-        raise TranslationError(f"{source}: no question '{qkey}' in the survey")
+        raise TranslationError(f"no question '{qkey}' in the survey", line, source)
     if rest in ("text", "intro"):
         return question, rest
     if rest.startswith("scale."):
@@ -188,14 +237,25 @@ def _slot(data: dict[str, Any], text_id: str, source: str) -> tuple[dict[str, An
         None,
     )
     if option is None:
-        raise TranslationError(f"{source}: question '{qkey}' has no option '{okey}'")
+        raise TranslationError(f"question '{qkey}' has no option '{okey}'", line, source)
     return option, name
 
 
 def apply(
     data: dict[str, Any], survey_path: Path, incomplete: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    """The survey's raw YAML with every language file merged in, machine first, human over it.
+    """The survey's raw YAML with every language file beside it merged in (see apply_files)."""
+    return apply_files(data, Path(survey_path).name, read_files(survey_path), incomplete)
+
+
+def apply_files(
+    data: dict[str, Any],
+    survey_name: str,
+    files: Mapping[str, str],
+    incomplete: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The survey's raw YAML with its language files (file name -> text) merged in, machine
+    first, human over it.
 
     Shared YAML anchors (one "prefer not to say" option used by many questions) are copied
     first, so a text set on one question never leaks into another. With `incomplete` given,
@@ -203,7 +263,12 @@ def apply(
     the ids it misses) instead of failing the load: a translator's half-done file must not
     take the survey away from everyone else.
     """
-    overlays = overlay_paths(survey_path)
+    folder = survey_name.removesuffix(".yml")
+    overlays: dict[str, dict[str, tuple[str, str]]] = {}
+    for name in sorted(files):
+        rel = f"{folder}/{name}"
+        lang, origin = _name_parts(name, rel)
+        overlays.setdefault(lang, {})[origin] = (rel, files[name])
     if not overlays:
         return data
     data = copy.deepcopy(data)
@@ -211,18 +276,20 @@ def apply(
     for q in data["questions"]:
         if isinstance(q, dict) and isinstance(q.get("options"), list):
             q["options"] = [copy.deepcopy(o) for o in q["options"]]
-    translations = dict(data.get("translations") or {})
-    for lang, files in overlays.items():
+    translations = dict(data.get("translations") or _inline_languages(data))
+    for lang, layers in overlays.items():
         origins: list[str] = []
         review = None
         for origin in (MACHINE, HUMAN):
-            if origin not in files:
+            if origin not in layers:
                 continue
-            texts, review_here = _read(files[origin], lang, origin)
+            rel, text = layers[origin]
+            text_lines: dict[str, int] = {}
+            texts, review_here = _parse(text, rel, lang, origin, text_lines)
             origins.append(origin)
             review = review_here if origin == HUMAN or review is None else review
             for text_id, value in texts.items():
-                holder, name = _slot(data, text_id, _rel(files[origin]))
+                holder, name = _slot(data, text_id, rel, text_lines.get(text_id))
                 current = holder.get(name)
                 if name == "aliases":
                     words = value if isinstance(value, list) else [value]
@@ -245,6 +312,17 @@ def apply(
                 del translations[lang]
     data["translations"] = translations
     return data
+
+
+def _inline_languages(data: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A flow without `translations`: the languages its title is written in (English at
+    least), so that a language file left out for missing texts does not count as one."""
+    title = data.get("title")
+    codes = [str(k) for k in title] if isinstance(title, dict) and title else []
+    return {
+        code: {"origin": HUMAN, "review": "reviewed" if code == "en" else "draft"}
+        for code in dict.fromkeys(["en", *codes])
+    }
 
 
 def _missing(data: dict[str, Any], lang: str) -> list[str]:
