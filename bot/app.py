@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Response
@@ -22,6 +24,7 @@ from bot.language import LanguageDetector
 from bot.outbox import Outbox
 from bot.rasa_actions import ActionCall
 from bot.rasa_runtime import RasaServer
+from bot.retrain import Retrainer
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.db import Database
 from bot.storage.phones import PhoneVault
@@ -83,8 +86,24 @@ async def _bring_up_rasa(app: FastAPI, settings: Settings, worker: Worker) -> No
         app.state.rasa_server = server
         server.launch()  # from the event loop's thread, which lives as long as the app
         await asyncio.to_thread(server.wait_ready, 180.0)
+        app.state.retrainer = _retrainer(app, settings, server, worker)
     log.info("Rasa is ready")
     worker.rasa_ready.set()
+
+
+def _retrainer(app: FastAPI, settings: Settings, server: RasaServer, worker: Worker) -> Retrainer:
+    """Our own Rasa server's model is retrained and swapped in when its sources change (and
+    when the console asks); the first-message language lexicon follows the new NLU examples."""
+
+    def loaded(model: Path) -> None:
+        server.model = model
+        worker.detector = LanguageDetector(worker.detector.languages, PROJECT_ROOT / "nlu")
+
+    retrainer = Retrainer(settings, server.url, server.model, on_loaded=loaded)
+    if settings.retrain_watch_seconds > 0:
+        threading.Thread(target=retrainer.watch, name="retrain-watch", daemon=True,
+                         args=(settings.retrain_watch_seconds, app.state.stopping)).start()
+    return retrainer
 
 
 @asynccontextmanager
@@ -109,6 +128,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.worker = worker
     app.state.action_handler = handle_action
     app.state.rasa_server = None
+    app.state.retrainer = None  # a Retrainer when we run Rasa ourselves (not with RASA_URL)
+    app.state.stopping = threading.Event()
     if settings.local_mode:
         log.warning("No Twilio credentials: local mode. Replies are kept for `listening-bot chat`.")
     await worker.start()
@@ -116,6 +137,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app.state.stopping.set()
         rasa_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await rasa_task

@@ -218,21 +218,24 @@ def model_fingerprint(root: Path = PROJECT_ROOT) -> str:
     return digest.hexdigest()
 
 
-def model_path(settings: Settings) -> Path:
-    return settings.models_dir / f"{MODEL_PREFIX}{model_fingerprint()[:12]}.tar.gz"
+def model_path(settings: Settings, root: Path = PROJECT_ROOT) -> Path:
+    return settings.models_dir / f"{MODEL_PREFIX}{model_fingerprint(root)[:12]}.tar.gz"
 
 
-def is_model_current(settings: Settings) -> bool:
-    return model_path(settings).exists()
+def is_model_current(settings: Settings, root: Path = PROJECT_ROOT) -> bool:
+    return model_path(settings, root).exists()
 
 
-def train(settings: Settings, progress: Progress) -> Path:
-    """Train the model for the current sources into models/ and remove older ones.
+def train(
+    settings: Settings, progress: Progress, root: Path = PROJECT_ROOT, prune: bool = True
+) -> Path:
+    """Train the model for the sources under `root` into models/ and (with `prune`) remove
+    older ones.
 
     Rasa writes into a temporary directory and the archive is moved into place only when
     training succeeded, so an interrupted run never leaves a model that looks current.
     """
-    target = model_path(settings)
+    target = model_path(settings, root)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "rasa" / "train.log"
     progress(f"Training the Rasa model {target.name} (about half a minute)...")
@@ -253,16 +256,22 @@ def train(settings: Settings, progress: Progress) -> Path:
             "--fixed-model-name",
             name,
         ]
-        code, seconds = _run_with_progress(cmd, log_path, progress, "training")
+        code, seconds = _run_with_progress(cmd, log_path, progress, "training", cwd=root)
         trained = Path(out) / target.name
         if code != 0 or not trained.exists():
             raise RasaError(f"Rasa training failed (log: {log_path}):\n{_tail(log_path)}")
         os.replace(trained, target)
-    for old in settings.models_dir.glob(f"{MODEL_PREFIX}*.tar.gz"):
-        if old != target:
-            old.unlink()
+    if prune:
+        prune_models(settings, keep=target)
     progress(f"Trained {target.name} in {seconds:.0f} s.")
     return target
+
+
+def prune_models(settings: Settings, keep: Path) -> None:
+    """Remove every model but `keep` (a loaded model lives in Rasa's memory, not its file)."""
+    for old in settings.models_dir.glob(f"{MODEL_PREFIX}*.tar.gz"):
+        if old != keep:
+            old.unlink(missing_ok=True)
 
 
 # -- the server -----------------------------------------------------------------------------

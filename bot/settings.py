@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     welcome_back_after_minutes: int = 60
     resume_expiry_hours: int = 72
     worker_poll_seconds: float = 1.0
+    retrain_watch_seconds: float = Field(
+        default=10.0, description="How often to look for changed NLU sources to retrain; 0: never"
+    )
     send_max_attempts: int = 6
     log_level: str = "INFO"
 

@@ -162,15 +162,19 @@ class Worker:
                            public_id, language)
 
     async def _drain(self, contact_id: int) -> None:
+        look_again = True
         try:
             while (item := await asyncio.to_thread(self._next_pending, contact_id)) is not None:
                 if not await self._process(item):
+                    look_again = False
                     break  # Rasa unreachable: the message waits for the next poll
         except Exception:
+            look_again = False
             log.exception("contact task failed; its messages wait for the next poll")
         finally:
             del self._active[contact_id]
-            self._inbound.set()  # a message may have arrived after our last look
+            if look_again:  # a message may have arrived after our last look
+                self._inbound.set()  # (not after a failure: that would retry in a tight loop)
 
     async def _process(self, item: Pending) -> bool:
         metadata: dict[str, object] = {"message_id": item.id}
