@@ -187,10 +187,11 @@ def test_keywords_start_one_survey_only_and_are_never_stop_or_start(store: Surve
     assert set(store.open_surveys()) == {"health"}
     assert set(store.published()) == {"health", "clinic"}
 
-    stop = HEALTH.replace("id: health", "id: stopper").replace("[HEALTH, Santé]", "[Stop]")
-    store.upload(bundle(stop, "stopper.yml"), "alice")
-    with pytest.raises(SurveyStoreError, match="keyword 'Stop' is a STOP or START word"):
-        store.publish("stopper", "alice")
+    for word in ("Stop", "cancel", "tak"):  # a carrier's STOP word; Polish yes
+        stop = HEALTH.replace("id: health", "id: stopper").replace("[HEALTH, Santé]", f"[{word}]")
+        store.upload(bundle(stop, "stopper.yml"), "alice")
+        with pytest.raises(SurveyStoreError, match=f"keyword '{word}' is a STOP, START, yes or no"):
+            store.publish("stopper", "alice")
 
 
 def test_a_draft_can_be_started_from_a_version_edited_per_language_and_previewed(

@@ -214,8 +214,8 @@ class Imported:
 
 class SurveyStore:
     def __init__(self, db: Database, reserved_words: Callable[[], set[str]] | None = None) -> None:
-        """`reserved_words`: folded words no keyword may be (STOP and START in every language:
-        those never reach the keyword match); by default from the system texts."""
+        """`reserved_words`: folded words no keyword may be (by default STOP, START, yes and
+        no in every language of the system texts)."""
         self.db = db
         self._cache: dict[tuple[str, int], Survey] = {}
         self._lock = threading.Lock()
@@ -517,8 +517,8 @@ class SurveyStore:
         for word in survey.keywords:
             if fold_keyword(word) in reserved:
                 raise SurveyStoreError(
-                    f"survey '{survey.id}': keyword '{word}' is a STOP or START word, which "
-                    "always means stop or start"
+                    f"survey '{survey.id}': keyword '{word}' is a STOP, START, yes or no word "
+                    "in one of the bot's languages, which always means that"
                 )
             if not any(c.isalpha() for c in word):
                 raise SurveyStoreError(
@@ -563,15 +563,20 @@ class SurveyStore:
 
 
 def _stop_and_start_words() -> set[str]:
+    """Words a keyword may not be: STOP and START (carriers' and every language's: the worker
+    reads them before anything else), and yes and no (answers at the consent question)."""
+    from bot.survey.shortcuts import keywords
     from bot.texts.catalogue import Catalogue
 
     catalogue = Catalogue.load()
-    return {
+    stop, start = keywords(catalogue)
+    answers = {
         fold_keyword(w)
         for lang in catalogue.languages
-        for key in ("stop_words", "start_words")
+        for key in ("yes_words", "no_words")
         for w in catalogue.words(lang, key)
     }
+    return set(stop) | set(start) | answers
 
 
 # -- results across versions ---------------------------------------------------------------
