@@ -55,6 +55,12 @@ def test_keywords_match_whole_words_at_the_start_ignoring_case_and_accents(text,
     assert (found.id if found else None) == expected
 
 
+def test_an_open_survey_wins_a_keyword_a_closed_one_also_has():
+    closed_health = survey("old-health", "[HEALTH]", status="closed")
+    assert keyword_survey("health", [closed_health, HEALTH]).id == "health"
+    assert keyword_survey("health", [HEALTH, closed_health]).id == "health"
+
+
 def test_fold_keyword():
     assert fold_keyword("Zdrowie!") == fold_keyword("zdrowie") == "zdrowie"
     assert fold_keyword("Santé") == "sante"

@@ -208,6 +208,9 @@ def test_a_draft_can_be_started_from_a_version_edited_per_language_and_previewed
     assert preview.version == 0 and preview.question("visits").text_in("ar") == "كم مرة رأيت طبيبا؟"
     with store.draft_files("health") as path:
         assert (path.parent / "health" / "ar.yml").read_text(encoding="utf-8") == ar
+    outside = store.set_language_file("health", "../../evil.yml", ar, "bob")
+    assert outside.errors == [
+        "health/../../evil.yml: name it <language>.yml or <language>.machine.yml"]
     bad = store.set_language_file("health", "ar.yml", ar + "  nope: x\n", "bob")
     assert not bad.ok and "no question 'nope'" in bad.errors[0]
     assert store.draft("health").bundle.files == {"ar.yml": ar}, "a bad edit changes nothing"

@@ -23,16 +23,17 @@ def fold_keyword(word: str) -> str:
 
 def keyword_survey(text: str, surveys: Iterable[Survey]) -> Survey | None:
     """The survey whose keyword the message is (or starts with); the longest keyword wins,
-    so "HEALTH CHECK" beats "HEALTH"."""
+    so "HEALTH CHECK" beats "HEALTH", and an open survey beats a closed one."""
     said = fold_keyword(text).split()
     if not said:
         return None
-    best: tuple[int, Survey] | None = None
+    best: tuple[tuple[int, bool], Survey] | None = None
     for survey in surveys:
         for word in survey.keywords:
             words = fold_keyword(word).split()
-            if words and said[: len(words)] == words and (best is None or len(words) > best[0]):
-                best = (len(words), survey)
+            rank = (len(words), survey.is_open)
+            if words and said[: len(words)] == words and (best is None or rank > best[0]):
+                best = (rank, survey)
     return best[1] if best else None
 
 

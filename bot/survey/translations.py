@@ -27,6 +27,7 @@ Every text has an id (`title`, `access.text`, `access.scale.min`, `info_language
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ import yaml
 from bot.survey import lines
 
 HUMAN, MACHINE = "human", "machine"
+_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")  # a language code: pl, ckb, pt-BR
 HUMAN_REVIEW = ("draft", "reviewed")
 MACHINE_REVIEW = "unreviewed"
 
@@ -83,7 +85,7 @@ def overlay_paths(survey_path: Path) -> dict[str, dict[str, Path]]:
 def _name_parts(name: str, rel: str) -> tuple[str, str]:
     """'ar.yml' -> ('ar', human); 'ar.machine.yml' -> ('ar', machine)."""
     lang, _, kind = name[: -len(".yml")].partition(".")
-    if not name.endswith(".yml") or kind not in ("", MACHINE) or not lang:
+    if not name.endswith(".yml") or kind not in ("", MACHINE) or not _LANG.match(lang):
         raise TranslationError("name it <language>.yml or <language>.machine.yml", file=rel)
     return lang, MACHINE if kind == MACHINE else HUMAN
 
