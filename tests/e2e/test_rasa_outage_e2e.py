@@ -98,6 +98,7 @@ def test_a_message_whose_rasa_call_fails_is_sent_again_later(
             waiting = session.scalar(select(Message).where(Message.twilio_sid == form["MessageSid"]))
             assert waiting is not None and waiting.status == "received", "kept, not dropped"
         tries = relay.refused
+        print(f"\nRasa cut for 3 s: {tries} calls (poll every {env['WORKER_POLL_SECONDS']} s)")
         assert 1 <= tries <= 8, f"{tries} calls in 3 s: retried on the poll, not in a tight loop"
         assert "will retry" in app.log_text()
 
