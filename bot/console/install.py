@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from bot.console import api, pages
+from bot.console import api, model_pages, pages, preview_pages, survey_pages, translation_pages
 from bot.console.auth import FormExpired, PageForbidden, PasswordChangeRequired, SignInRequired
 from bot.console.web import HERE, private, render
 
@@ -22,6 +22,8 @@ def install(app: FastAPI) -> None:
     import swagger_ui_bundle
 
     app.include_router(pages.router)
+    for module in (survey_pages, translation_pages, preview_pages, model_pages):
+        app.include_router(module.router)
     app.include_router(api.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.mount(SWAGGER_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),

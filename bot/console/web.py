@@ -39,14 +39,15 @@ class NavItem:
     role: str
 
 
-# The console's menu, in order. Admin-only areas come after the officers' ones: the survey and
-# translation editor (issue 5) adds `NavItem("Surveys", "/console/surveys", ADMIN)` here,
-# before "Accounts".
+# The console's menu, in order. Admin-only areas come after the officers' ones.
 NAV: list[NavItem] = [
     NavItem("Overview", "/console/", OFFICER),
     NavItem("Results", "/console/results", OFFICER),
     NavItem("Conversations", "/console/conversations", OFFICER),
     NavItem("Export", "/console/export", OFFICER),
+    NavItem("Surveys", "/console/surveys", ADMIN),
+    NavItem("Preview", "/console/preview", ADMIN),
+    NavItem("Language model", "/console/admin/model", ADMIN),
     NavItem("Accounts", "/console/admin/accounts", ADMIN),
     NavItem("Audit log", "/console/admin/audit", ADMIN),
 ]
