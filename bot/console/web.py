@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from bot.console import queries
-from bot.console.auth import Principal, csrf_token, settings_of
+from bot.console.auth import Principal, csrf_token, db_of, settings_of
 from bot.console.filters import FilterError, Filters, parse
 from bot.console.tables import ADMIN, OFFICER
-from bot.survey.flow import Survey, load_surveys
+from bot.survey.flow import Survey
+from bot.survey.store import SurveyStore
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -53,12 +54,22 @@ NAV: list[NavItem] = [
 ]
 
 
-def surveys_of(request: Request) -> dict[str, Survey]:
-    """The surveys officers can look at (read once per app, like the survey engine does)."""
+def survey_store(request: Request) -> SurveyStore:
+    """The app's survey store (set by the app's lifespan). Made here when missing, e.g. an app
+    without its lifespan, importing `surveys/` as the lifespan would, so pages work alike."""
     state = request.app.state
-    if getattr(state, "console_surveys", None) is None:
-        state.console_surveys = load_surveys(settings_of(request).surveys_dir)
-    return state.console_surveys  # type: ignore[no-any-return]
+    store = getattr(state, "surveys", None)
+    if store is None:
+        store = SurveyStore(db_of(request))
+        store.sync_folder(settings_of(request).surveys_dir)
+        state.surveys = store
+    return store  # type: ignore[no-any-return]
+
+
+def surveys_of(request: Request) -> dict[str, Survey]:
+    """The surveys officers can look at: each one's published version, read from the store
+    each time, so a publication from the console or the CLI shows at once."""
+    return survey_store(request).published()
 
 
 def default_survey(request: Request) -> str:
