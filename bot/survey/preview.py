@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bot.language import LanguageDetector
 from bot.rasa_actions import LIST_ENTITIES
 from bot.rasa_client import escape_user_text
 from bot.sms import segments
@@ -59,6 +60,7 @@ class Preview:
     rasa_url: str
     channel: str = "sms"
     language: str | None = None
+    detector: LanguageDetector | None = None  # a new person's first words, as the worker does
     state: State = field(init=False)
     turns: list[PreviewTurn] = field(default_factory=list)
 
@@ -69,8 +71,10 @@ class Preview:
 
     def say(self, text: str, now: datetime | None = None) -> PreviewTurn:
         intent, confidence, entities = self._understand(text)
+        detected = self.detector.detect(text) if self.detector is not None and \
+            self.state.language is None else None
         turn = Turn(intent=intent, text=text, now=now or datetime.now(UTC),
-                    confidence=confidence, entities=entities)
+                    confidence=confidence, entities=entities, detected_language=detected)
         out = self.engine.handle(self.state, turn, self.survey)
         self.state = out.state
         self.state.last_inbound_at = turn.now
