@@ -29,6 +29,12 @@ PREVIEW_STARTED = "preview_started"
 RETRAIN_REQUESTED = "retrain_requested"
 NLU_EXAMPLES_ADDED = "nlu_examples_added"
 ACTIONS += (PREVIEW_STARTED, RETRAIN_REQUESTED, NLU_EXAMPLES_ADDED)
+SURVEY_TEXTS_SAVED = "survey_texts_saved"
+SURVEY_TEXTS_REVIEWED = "survey_texts_reviewed"
+SURVEY_MACHINE_TRANSLATED = "survey_machine_translated"
+SURVEY_DRAFT_STARTED = "survey_draft_started"
+ACTIONS += (SURVEY_TEXTS_SAVED, SURVEY_TEXTS_REVIEWED, SURVEY_MACHINE_TRANSLATED,
+            SURVEY_DRAFT_STARTED)
 
 
 @dataclass(frozen=True)

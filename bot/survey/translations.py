@@ -376,9 +376,22 @@ def write_machine(survey_path: Path, lang: str, texts: dict[str, str]) -> Path:
     if (folder / f"{lang}.yml").exists():
         human, _ = _read(folder / f"{lang}.yml", lang, HUMAN)
     merged = {**existing, **{k: v for k, v in texts.items() if k not in human}}
-    nested: dict[str, Any] = {"language": lang, "origin": MACHINE, "review": MACHINE_REVIEW}
+    nested = _nest({"language": lang, "origin": MACHINE, "review": MACHINE_REVIEW}, merged)
+    header = (
+        f"# Machine translation of {survey_path.name} into '{lang}' (listening-bot translate).\n"
+        f"# Unreviewed. To correct or approve a text, copy it into {lang}.yml: a person's text\n"
+        "# always wins and is never overwritten by the next machine run.\n"
+    )
+    path.write_text(header + yaml.safe_dump(nested, allow_unicode=True, sort_keys=False,
+                                            width=120), encoding="utf-8")
+    return path
+
+
+def _nest(head: dict[str, Any], texts: Mapping[str, Any]) -> dict[str, Any]:
+    """Texts by id back into a language file's shape (the reverse of `flatten`)."""
+    nested = dict(head)
     questions: dict[str, Any] = {}
-    for text_id, value in merged.items():
+    for text_id, value in texts.items():
         if text_id == "title":
             nested["title"] = value
             continue
@@ -392,11 +405,38 @@ def write_machine(survey_path: Path, lang: str, texts: dict[str, str]) -> Path:
             _, okey, name = rest.split(".", 2)
             q.setdefault("options", {}).setdefault(okey, {})[name] = value
     nested["questions"] = questions
-    header = (
-        f"# Machine translation of {survey_path.name} into '{lang}' (listening-bot translate).\n"
-        f"# Unreviewed. To correct or approve a text, copy it into {lang}.yml: a person's text\n"
-        "# always wins and is never overwritten by the next machine run.\n"
-    )
-    path.write_text(header + yaml.safe_dump(nested, allow_unicode=True, sort_keys=False,
-                                            width=120), encoding="utf-8")
-    return path
+    return nested
+
+
+def human_file(
+    existing: str | None, lang: str, texts: Mapping[str, str | None], review: str = "draft"
+) -> str | None:
+    """`<lang>.yml` (people's texts) with `texts` set (None removes one) and its review state,
+    as text; None when no text is left. Everything else in the file (aliases, the comment at its
+    top) is kept, so an edit in the console does not lose a translator's work."""
+    if review not in HUMAN_REVIEW:
+        raise TranslationError(f"review must be one of {', '.join(HUMAN_REVIEW)}")
+    current: dict[str, Any] = {}
+    comment = ""
+    if existing is not None:
+        parsed, _ = _parse(existing, f"{lang}.yml", lang, HUMAN)
+        current = {k: [str(w) for w in v] if isinstance(v, list) else v for k, v in parsed.items()}
+        for line in existing.splitlines(keepends=True):
+            if not line.startswith("#"):
+                break
+            comment += line
+    for text_id, value in texts.items():
+        if value is None:
+            current.pop(text_id, None)
+        else:
+            current[text_id] = value
+    if not current:
+        return None
+    nested = _nest({"language": lang, "origin": HUMAN, "review": review}, current)
+    if not comment:
+        comment = (f"# Texts in '{lang}' written by people (the console or a translator). "
+                   "review: reviewed once a\n# native speaker has checked every text.\n")
+    if comment and not comment.endswith("\n"):
+        comment += "\n"
+    return comment + yaml.safe_dump(nested, allow_unicode=True, sort_keys=False, width=120,
+                                    default_flow_style=None)
