@@ -25,6 +25,15 @@ TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
 ACTIONS = (SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, EXPORT, TRANSCRIPT_VIEW, ACCOUNT_CREATED,
            ACCOUNT_UPDATED, PASSWORD_CHANGED, PASSWORD_RESET, TOKEN_CREATED, TOKEN_REVOKED)
+# Survey flows (bot/console/survey_pages.py)
+SURVEY_UPLOADED = "survey_uploaded"
+SURVEY_SOURCE_EDITED = "survey_source_edited"
+SURVEY_TEXTS_EDITED = "survey_texts_edited"
+SURVEY_DRAFT_DISCARDED = "survey_draft_discarded"
+SURVEY_PUBLISHED = "survey_published"
+SURVEY_ROLLED_BACK = "survey_rolled_back"
+ACTIONS += (SURVEY_UPLOADED, SURVEY_SOURCE_EDITED, SURVEY_TEXTS_EDITED, SURVEY_DRAFT_DISCARDED,
+            SURVEY_PUBLISHED, SURVEY_ROLLED_BACK)
 PREVIEW_STARTED = "preview_started"
 RETRAIN_REQUESTED = "retrain_requested"
 NLU_EXAMPLES_ADDED = "nlu_examples_added"
