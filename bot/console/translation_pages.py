@@ -140,7 +140,9 @@ class Job:
 
     def snapshot(self) -> dict[str, Any]:
         return {"survey": self.survey_id, "languages": self.languages, "state": self.state,
-                "lines": list(self.lines), "results": self.results, "error": self.error}
+                "lines": list(self.lines),
+                "results": {k: dict(v) for k, v in list(self.results.items())},
+                "error": self.error}
 
 
 class _Breaker:
@@ -344,7 +346,8 @@ def _saved_message(saved: str) -> str | None:
     if not saved.isdigit():
         return None
     n = int(saved)
-    return f"Saved {n} text{'s' if n != 1 else ''} as people's texts (review: draft)."
+    return (f"Saved {n} text{'s' if n != 1 else ''}: written by people now, as a draft that "
+            "needs a native speaker's review.")
 
 
 def _check_lang(request: Request, principal: Principal, survey_id: str,
