@@ -9,6 +9,8 @@ always wins over the machine file, so a machine run never overwrites a person's 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import tempfile
@@ -91,11 +93,29 @@ def bundle_languages(bundle: Bundle) -> set[str]:
     return {name.split(".", 1)[0] for name in bundle.files}
 
 
+_reports: dict[tuple[str, str], list[TextInfo]] = {}
+_reports_lock = threading.Lock()
+
+
 def reports(bundle: Bundle, langs: list[str]) -> dict[str, list[TextInfo]]:
-    """Every text of the bundle in each language, read through the file tools."""
-    with tempfile.TemporaryDirectory(prefix="survey-texts-") as folder:
-        path = bundle.write(Path(folder))
-        return {lang: translations.text_report(path, lang) for lang in langs}
+    """Every text of the bundle in each language, read through the file tools. Kept by the
+    bundle's content (reading 20 languages takes most of a second; a bundle never changes,
+    a draft's edit is a new bundle)."""
+    digest = hashlib.sha256(json.dumps([bundle.name, bundle.source, sorted(bundle.files.items())],
+                                       ensure_ascii=False).encode()).hexdigest()
+    with _reports_lock:
+        found = {lang: _reports[(digest, lang)] for lang in langs if (digest, lang) in _reports}
+    todo = [lang for lang in langs if lang not in found]
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="survey-texts-") as folder:
+            path = bundle.write(Path(folder))
+            made = {lang: translations.text_report(path, lang) for lang in todo}
+        with _reports_lock:
+            if len(_reports) > 400:
+                _reports.clear()
+            _reports.update({(digest, lang): report for lang, report in made.items()})
+        found.update(made)
+    return {lang: found[lang] for lang in langs}
 
 
 def catalogue() -> Catalogue:

@@ -23,6 +23,7 @@ from bot.console.tables import AuditEntry
 from bot.settings import PROJECT_ROOT
 from bot.survey.store import SurveyStore
 from bot.survey.translations import text_report
+from bot.texts.catalogue import Catalogue
 from tests.console.conftest import ADMIN_EMAIL, OFFICER_EMAIL, Console, csrf_of
 from tests.fakes.libretranslate import FakeLibreTranslate
 
@@ -102,6 +103,8 @@ def test_counts_per_language_for_the_published_version_and_the_draft(console: Co
     assert row_counts(page.text, "ar") == [0, TOTAL, 0, 0], "the launch texts are drafts"
     assert "العربية" in page.text and 'dir="rtl"' in page.text
     assert "Polski" in page.text and "Kurdish (Sorani)" in page.text
+    launch = [code for code in Catalogue.load().languages if code != "en"]
+    assert len(launch) == 19 and all(row_counts(page.text, c) == [0, TOTAL, 0, 0] for c in launch)
 
     start_draft(console, admin)
     assert SurveyStore(console.db).draft("demo") is not None
