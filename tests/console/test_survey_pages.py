@@ -291,6 +291,13 @@ def test_start_and_discard_a_draft(console):
                                 ("survey_draft_discarded", "survey demo")]
 
 
+def answered(console: Console) -> dict[str, int]:
+    """Answers per question key, all versions together, as the results API counts them."""
+    response = console.api("GET", "/api/v1/results?survey=demo", role="officer")
+    assert response.status_code == 200, response.text
+    return {q["key"]: q["answered"] for q in response.json()["questions"]}
+
+
 # -- editing the draft ---------------------------------------------------------------------
 def test_the_yaml_editor_shows_errors_with_the_line_and_keeps_the_text(admin_console):
     console = admin_console
@@ -346,8 +353,12 @@ def test_the_question_form_changes_english_texts_and_the_next_version_asks_them(
     assert "Texts edited in the console" in draft.bundle.source
     stale = admin.post("/console/surveys/demo/questions", data=changed)
     assert stale.status_code == 409 and "The draft was changed by" in stale.text
+    before = answered(console)
+    assert before["access"] > 0 and before["info_language"] > 0
     assert post(admin, "/console/surveys/demo/publish", csrf).headers["location"].endswith(
         "published=2&new=1")
+    # The seeded answers (version 1) count under the same keys with version 2 live.
+    assert answered(console) == before
     live = store_of(console).published_survey("demo")
     assert live.version == 2
     assert live.question("access").text["en"] == "How easy is it to get care?"
