@@ -23,8 +23,9 @@ PASSWORD_CHANGED = "password_changed"
 PASSWORD_RESET = "password_reset"
 TOKEN_CREATED = "token_created"
 TOKEN_REVOKED = "token_revoked"
-ACTIONS = (SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, EXPORT, TRANSCRIPT_VIEW, ACCOUNT_CREATED,
-           ACCOUNT_UPDATED, PASSWORD_CHANGED, PASSWORD_RESET, TOKEN_CREATED, TOKEN_REVOKED)
+ACTIONS: tuple[str, ...] = (SIGN_IN, SIGN_IN_FAILED, SIGN_OUT, EXPORT, TRANSCRIPT_VIEW,
+                           ACCOUNT_CREATED, ACCOUNT_UPDATED, PASSWORD_CHANGED, PASSWORD_RESET,
+                           TOKEN_CREATED, TOKEN_REVOKED)
 # Survey flows (bot/console/survey_pages.py)
 SURVEY_UPLOADED = "survey_uploaded"
 SURVEY_SOURCE_EDITED = "survey_source_edited"

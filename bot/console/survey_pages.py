@@ -172,9 +172,10 @@ def _upload_form(form: FormData) -> tuple[UploadForm, list[str]]:
     from an earlier attempt shown again), and what was wrong with them."""
     sent, problems = UploadForm(), []
     # Language files kept from an earlier attempt (shown again as text areas), then new ones.
-    for name, text in zip(form.getlist("kept_name"), form.getlist("kept_text"), strict=False):
-        if isinstance(name, str) and isinstance(text, str) and name:
-            sent.files[name] = text.replace("\r\n", "\n")
+    for kept, kept_text in zip(form.getlist("kept_name"), form.getlist("kept_text"),
+                               strict=False):
+        if isinstance(kept, str) and isinstance(kept_text, str) and kept:
+            sent.files[kept] = kept_text.replace("\r\n", "\n")
     chosen = [u for u in (_chosen(v) for v in form.getlist("language_files")) if u]
     if len(chosen) + len(sent.files) > MAX_LANGUAGE_FILES:
         problems.append(f"Too many language files: at most {MAX_LANGUAGE_FILES}.")
@@ -188,11 +189,11 @@ def _upload_form(form: FormData) -> tuple[UploadForm, list[str]]:
     flow = _chosen(form.get("flow"))
     pasted = form.get("source")
     if flow is not None:
-        text, problem = _read_upload(flow)
-        sent.name = _flow_name(flow.filename or "", text or "")
+        source, problem = _read_upload(flow)
+        sent.name = _flow_name(flow.filename or "", source or "")
         if problem:
             problems.append(problem)
-        sent.source = text or ""
+        sent.source = source or ""
     elif isinstance(pasted, str) and pasted.strip():
         sent.source = pasted.replace("\r\n", "\n")
         given = form.get("name")
