@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import yaml
 from fastapi import APIRouter, Depends, Request
@@ -225,8 +226,7 @@ def upload(request: Request, principal: AdminForm, form: Posted) -> Response:
     _audit(request, principal, audit.SURVEY_UPLOADED, checked.survey.id,
            {"file": sent.name, "language files": len(sent.files),
             "warnings": len(checked.warnings)})
-    return private(RedirectResponse(f"/console/surveys/{checked.survey.id}?done=uploaded",
-                                    status_code=303))
+    return _back(checked.survey.id, "done=uploaded")
 
 
 # -- one survey: versions, publications, the draft ---------------------------------------
@@ -269,7 +269,8 @@ def survey_page(request: Request, principal: Admin, survey_id: str) -> Response:
 
 
 def _back(survey_id: str, query: str) -> Response:
-    return private(RedirectResponse(f"/console/surveys/{survey_id}?{query}", status_code=303))
+    return private(RedirectResponse(f"/console/surveys/{quote(survey_id, safe='')}?{query}",
+                                    status_code=303))
 
 
 @router.post("/surveys/{survey_id}/publish", response_class=HTMLResponse)
@@ -392,6 +393,7 @@ class TextField:
     label: str
     value: str
     error: str | None = None
+    optional: bool = False
 
 
 @dataclass
@@ -400,6 +402,7 @@ class QuestionForm:
     key: str
     type: str
     fields: list[TextField]
+    new_option: list[TextField] = field(default_factory=list)  # choice questions: key, text
 
 
 def _text_fields(survey: Survey) -> tuple[TextField, list[QuestionForm]]:
@@ -418,7 +421,10 @@ def _text_fields(survey: Survey) -> tuple[TextField, list[QuestionForm]]:
         for end, word in (("min", "Scale: the words for 1"), ("max", "Scale: the words for 5")):
             if end in q.scale:
                 fields.append(TextField(f"q{i}.{end}", word, q.scale[end].get("en", "")))
-        questions.append(QuestionForm(i + 1, q.key, q.type, fields))
+        new = [] if not q.options else [
+            TextField(f"q{i}.new_key", "New option's key", "", optional=True),
+            TextField(f"q{i}.new_text", "New option's text", "", optional=True)]
+        questions.append(QuestionForm(i + 1, q.key, q.type, fields, new))
     return title, questions
 
 
@@ -443,8 +449,10 @@ def _set_english(holder: dict[str, Any], key: str, value: str) -> None:
         holder[key] = value
 
 
-def rewrite_texts(source: str, changes: dict[str, str]) -> str:
-    """The flow's YAML with English texts changed (`changes` by form field name). Read and
+def rewrite_texts(source: str, changes: dict[str, str],
+                  added: dict[int, tuple[str, str]] | None = None) -> str:
+    """The flow's YAML with English texts changed (`changes` by form field name) and options
+    added at the end of questions (`added`: question index -> key, English text). Read and
     written again with PyYAML, so comments and anchors are not kept (docs/decisions.md)."""
     data = yaml.safe_load(source)
     questions = data.get("questions") or []
@@ -467,6 +475,10 @@ def rewrite_texts(source: str, changes: dict[str, str]) -> str:
             if int(found[3]) < len(options):
                 _set_english(options[int(found[3])], "text", value)
             question["options"] = options
+    for index, (key, text) in (added or {}).items():
+        if index < len(copies):
+            question = copies[index]
+            question["options"] = [*question.get("options", []), {"key": key, "text": {"en": text}}]
     if copies:
         data["questions"] = copies
     # Anchor holders (`_prefer_not`) only served the aliases, which are now written out.
@@ -481,10 +493,10 @@ def _questions_page(request: Request, principal: Principal, survey_id: str, surv
                     source: str, typed: dict[str, str] | None = None,
                     errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
     title, questions = _text_fields(survey)
-    for f in [title] + [f for q in questions for f in q.fields]:
+    for f in [title] + [f for q in questions for f in q.fields + q.new_option]:
         if typed is not None and f.name in typed:
             f.value = typed[f.name]
-            if not f.value.strip():
+            if not f.value.strip() and not f.optional:
                 f.error = "Write the English text: it cannot be empty."
     return render(request, "survey_questions.html", principal, status, survey_id=survey_id,
                   title=title, questions=questions, draft_hash=_draft_hash(source),
@@ -513,23 +525,33 @@ def save_questions(request: Request, principal: AdminForm, form: Posted,
     now = {f.name: f.value for f in [title] + [f for q in questions for f in q.fields]}
     typed = {name: str(form.get(name) or "").replace("\r\n", "\n").strip() for name in now}
     errors: list[str] = []
+    added: dict[int, tuple[str, str]] = {}
+    for i, q in enumerate(questions):
+        if q.new_option:
+            key, text = (str(form.get(f.name) or "").strip() for f in q.new_option)
+            typed |= {q.new_option[0].name: key, q.new_option[1].name: text}
+            if key and text:
+                added[i] = (key, text)
+            elif key or text:
+                errors.append(f"Question {q.number} ({q.key}): a new option needs both a key "
+                              "and an English text.")
     if form.get("draft_hash") != _draft_hash(draft.bundle.source):
         errors.append(f"The draft was changed by {draft.updated_by} since you opened this page. "
                       "Your texts are below: check them against the new draft and save again.")
         return _questions_page(request, principal, survey_id, survey, draft.bundle.source,
                                typed, errors, 409)
-    if any(not v for v in typed.values()):
+    if any(not typed[k] for k in now):
         errors.append("Some texts are empty: every question, option and scale end needs its "
                       "English text.")
-    changes = {k: v for k, v in typed.items() if v != now[k]}
-    if not errors and changes:
-        source = rewrite_texts(draft.bundle.source, changes)
+    changes = {k: typed[k] for k in now if typed[k] != now[k]}
+    if not errors and (changes or added):
+        source = rewrite_texts(draft.bundle.source, changes, added)
         errors = _save_draft(store, survey_id, Bundle(draft.bundle.name, source,
                                                       draft.bundle.files), principal.actor.email)
     if errors:
         return _questions_page(request, principal, survey_id, survey, draft.bundle.source,
                                typed, errors, 400)
-    if changes:
+    if changes or added:
         _audit(request, principal, audit.SURVEY_TEXTS_EDITED, survey_id,
-               {"texts changed": len(changes)})
+               {"texts changed": len(changes), "options added": len(added)})
     return _back(survey_id, "done=saved")

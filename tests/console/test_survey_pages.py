@@ -392,3 +392,32 @@ def test_rewrite_texts_keeps_other_languages_and_unshares_aliases():
     assert a["text"] == "A?" and a["options"][1]["text"] == {"en": "Rather not", "pl": "Wolę nie"}
     assert b["options"][1]["text"] == {"en": "Prefer not to say", "pl": "Wolę nie"}
     assert b["text"] == {"en": "Bee?", "pl": "Be?"} and b["options"][0]["key"] == "yes"
+
+
+def test_the_question_form_adds_an_option(console):
+    admin, csrf = signed_in_admin(console)
+    choice = with_range(HEALTH).replace(
+        "    type: yesno\n", "    type: single\n    options:\n"
+        "      - {key: jab, text: {en: 'Yes'}}\n      - {key: no_jab, text: {en: Not yet}}\n")
+    assert upload_file(admin, csrf, choice).status_code == 303
+    form = admin.get("/console/surveys/health/questions").text
+    assert 'name="q0.new_key"' in form and 'name="q2.new_key"' not in form, "choice questions only"
+    fields = dict(re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>\n(.*?)</textarea>',
+                             form, re.DOTALL))
+    base = {**fields, "csrf_token": csrf,
+            "draft_hash": re.search(r'name="draft_hash" value="([^"]+)"', form).group(1)}
+    half = admin.post("/console/surveys/health/questions", data={**base, "q0.new_key": "booked"})
+    assert half.status_code == 400 and "a new option needs both a key and an English text" in half.text
+    assert 'value="booked"' in half.text, "what was typed comes back"
+    bad_key = admin.post("/console/surveys/health/questions",
+                         data={**base, "q0.new_key": "jab", "q0.new_text": "Booked"})
+    assert bad_key.status_code == 400 and "jab" in bad_key.text
+    assert len(store_of(console).draft_survey("health").question("flu_jab").options) == 2
+    saved = admin.post("/console/surveys/health/questions",
+                       data={**base, "q0.new_key": "booked", "q0.new_text": "Booked, not yet had"})
+    assert saved.status_code == 303, saved.text
+    assert post(admin, "/console/surveys/health/publish", csrf).status_code == 303
+    options = store_of(console).published_survey("health").question("flu_jab").options
+    assert [(o.key, o.text["en"]) for o in options] == [
+        ("jab", "Yes"), ("no_jab", "Not yet"), ("booked", "Booked, not yet had")]
+    assert ("survey_texts_edited", "survey health") in actions(console)
