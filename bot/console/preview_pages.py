@@ -229,6 +229,7 @@ def _chat_page(request: Request, principal: Principal, preview_id: str,
     return render(request, "preview_chat.html", principal, status_code, preview=preview,
                   preview_id=preview_id, error=error, text=text,
                   language=language,
+                  untranslated=bool(language) and language not in preview.survey.languages,
                   language_label=(f"{catalogue.language_name(language)} ({language})"
                                   if language else "not chosen yet"),
                   started_language=preview.language, channel_name=CHANNEL_NAMES[preview.channel],

@@ -190,3 +190,15 @@ def test_bad_choices_and_rasa_not_answering_keep_the_input(previewing: Console) 
     assert "did not answer" in response.text
     assert 'value="سلام عليكم"' in unescape(response.text), "what was typed is kept"
     assert "No messages yet" in response.text
+
+
+def test_a_language_the_version_lacks_is_said(previewing: Console) -> None:
+    bundle = Bundle.from_path(PROJECT_ROOT / "surveys" / "demo.yml")
+    files = {k: v for k, v in bundle.files.items() if not k.startswith("ar.")}
+    store = SurveyStore(previewing.db)
+    assert store.upload(Bundle(bundle.name, bundle.source, files), "test").ok
+    admin = previewing.signed_in(ADMIN_EMAIL)
+    draft = unescape(admin.get(start(admin, "demo@draft", "ar")).text)
+    assert "no complete texts in العربية (ar)" in draft
+    published = unescape(admin.get(start(admin, "demo@1", "ar")).text)
+    assert "no complete texts" not in published
