@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from bot.survey.engine import Engine
 from bot.survey.flow import Survey
 from bot.survey.model import CONSENT, LANGUAGE, AnswerWrite, Outcome, State, Turn
 from bot.survey.routing import in_progress, keyword_survey
+from bot.survey.shortcuts import shortcut
 from bot.survey.store import SurveyStore
 from bot.translation import PENDING as TRANSLATION_PENDING
 from bot.translation import needs_translation
@@ -90,6 +92,7 @@ class ConversationService:
             detected_language=detected if isinstance(detected, str) else None,
         )
         survey, conversation, state, replaced = self._route(session, conversation, state, turn)
+        turn = _keyword_is_no_stop(turn, survey)
         outcome = self.engine.handle(state, turn, survey)
         conversation = self._save_outcome(
             session, contact, conversation, message, outcome, now, survey, replaced
@@ -132,7 +135,7 @@ class ConversationService:
         )
         if not (
             state.opted_out
-            or turn.intent in ("stop", "start")
+            or _said_stop_or_start(turn)
             or in_progress(state.stage, state.resume_stage)
         ):
             chosen = keyword_survey(turn.text, self.surveys.published(session).values())
@@ -262,3 +265,19 @@ def _save_answer(
     row.survey_version = conversation.survey_version
     row.message_id = message.id
     row.created_at = now
+
+
+def _said_stop_or_start(turn: Turn) -> bool:
+    """STOP or START in the person's words (a shortcut word), not the language model's guess:
+    the model may read an unknown word such as a survey keyword ("LISTEN") as stop."""
+    found = shortcut(turn.text)
+    return found is not None and found[0] in ("stop", "start")
+
+
+def _keyword_is_no_stop(turn: Turn, survey: Survey) -> Turn:
+    """A survey keyword (never a STOP or START word: the store refuses those) starts the survey,
+    whatever intent the model gave it."""
+    if turn.intent in ("stop", "start") and not _said_stop_or_start(turn) and \
+            keyword_survey(turn.text, [survey]) is not None:
+        return replace(turn, intent="greet")
+    return turn

@@ -295,6 +295,16 @@ def test_invalid_yaml_is_reported_with_the_file_name(tmp_path):
         load_survey(path)
 
 
+def test_a_brace_left_open_is_blamed_on_its_own_line(tmp_path):
+    """PyYAML notices an unclosed `{` only at the next question: the admin needs the first line."""
+    path = tmp_path / "open.yml"
+    path.write_text("id: x\nquestions:\n  - key: a\n    type: yesno\n    text: {en: Hi\n\n"
+                    "  - key: b\n    type: yesno\n    text: {en: Bye}\n", encoding="utf-8")
+    with pytest.raises(FlowError, match=r"open.yml line 5: not valid YAML: the '\{' on this line "
+                       r"is never closed with '\}' \(the reader ran into line 7 still inside it\)"):
+        load_survey(path)
+
+
 def test_questions_are_plain_typed_objects():
     q = SURVEY.question("got_interpreter")
     assert isinstance(q, Question) and q.type == "single"

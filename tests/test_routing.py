@@ -122,3 +122,20 @@ def test_number_questions_take_numbers_in_range_in_any_digits(engine):
         CATALOGUE.dress(CATALOGUE.text("retry_number", "ar", min="٠", max="٢٠"), "ar")]
     words = engine.handle(state, turn("many"), HEALTH)
     assert words.answer is None and words.state.question_key == "visits"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("HEALTH", "stop", "greet"),  # the model's guess for an unknown word: the keyword wins
+        ("health please", "start", "greet"),
+        ("STOP", "stop", "stop"),  # a real STOP word is always a stop
+        ("please stop texting me", "stop", "stop"),  # not a keyword: the model is believed
+        ("HEALTH", "greet", "greet"),
+    ],
+)
+def test_a_keyword_the_model_reads_as_stop_starts_its_survey(text, intent, expected):
+    from bot.conversation import _keyword_is_no_stop
+
+    turn = Turn(intent=intent, text=text, now=NOW, confidence=0.6)
+    assert _keyword_is_no_stop(turn, HEALTH).intent == expected

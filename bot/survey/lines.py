@@ -57,15 +57,36 @@ def line_of(value: Any) -> int | None:
     return value.line if isinstance(value, LineDict | LineList) else None
 
 
+_UNCLOSED = {"while parsing a flow mapping": "{", "while parsing a flow sequence": "["}
+
+
+def _unclosed(exc: yaml.YAMLError) -> str | None:
+    """The bracket a syntax error left open, when PyYAML only noticed it lines later."""
+    context, start, found = (getattr(exc, n, None) for n in ("context", "context_mark",
+                                                               "problem_mark"))
+    bracket = _UNCLOSED.get(str(context))
+    if bracket and start is not None and found is not None and found.line > start.line:
+        return bracket
+    return None
+
+
 def yaml_error_line(exc: yaml.YAMLError) -> int | None:
-    """The line PyYAML blames for a syntax error (1-based), if it says."""
+    """The line to fix (1-based), if PyYAML says: where a never-closed `{` or `[` opened, else
+    where PyYAML noticed the problem."""
+    if _unclosed(exc):
+        return exc.context_mark.line + 1  # type: ignore[attr-defined]
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     return mark.line + 1 if mark is not None else None
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """PyYAML's complaint in one line: "expected ',' or '}', but got '?' (while parsing a flow
-    mapping)"."""
+    mapping)", or for a bracket left open, which one and where the reader ran into trouble."""
+    bracket = _unclosed(exc)
+    if bracket:
+        closing = "}" if bracket == "{" else "]"
+        return (f"the '{bracket}' on this line is never closed with '{closing}' (the reader "
+                f"ran into line {exc.problem_mark.line + 1} still inside it)")  # type: ignore[attr-defined]
     problem, context = getattr(exc, "problem", None), getattr(exc, "context", None)
     if not problem:
         return " ".join(str(exc).split())

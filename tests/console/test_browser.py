@@ -12,26 +12,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e.harness import CLI, ROOT, AppProcess, free_port
-from tests.fakes.libretranslate import FakeLibreTranslate
+from tests.console.browser_support import Bot, chromium, new_page, running_bot
+from tests.e2e.harness import ROOT
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "test-artifacts" / "console"
 ADMIN_EMAIL = "lead@example.nhs.uk"
 ADMIN_PASSWORD = "listening to people 2026"
@@ -41,59 +34,21 @@ POLISH_CHAT = ["Dzień dobry", "tak", "2", "czasami", "nie", "3", "5",
 ENGLISH_CHAT = ["Hello, I would like to answer your survey please", "yes", "4", "always"]  # stops early
 
 
-@dataclass
-class Bot:
-    url: str
-    env: dict[str, str]
-    app: AppProcess
-
-    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(CLI), *args], env=self.env, input=stdin, capture_output=True,
-                              text=True, cwd=ROOT, timeout=180)
-
-
 @pytest.fixture(scope="module")
 def bot(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """The bot as the README runs it: nothing configured but where to keep its files (and a
-    local translation service instead of Google's)."""
-    data = tmp_path_factory.mktemp("console-bot")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "DATABASE_", "RASA_", "ENCRYPTION_", "ACTION_"))}
-    with FakeLibreTranslate() as libre:
-        env.update(DATA_DIR=str(data), PORT=str(port), RASA_PORT=str(free_port()),
-                   TRANSLATION_PROVIDER="libre", TRANSLATION_URL=libre.url,
-                   TRANSLATION_API_KEY="test", WORKER_POLL_SECONDS="0.5", LOG_LEVEL="INFO")
-        app = AppProcess(env, port, data / "app.log")
-        app.start(timeout=180)
-        try:
-            yield Bot(app.url, env, app)
-        finally:
-            app.stop()
+    with running_bot(tmp_path_factory.mktemp("console-bot")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser(bot: Bot):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(SHOTS) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def page(browser, bot: Bot):
-    context = browser.new_context(base_url=bot.url, viewport={"width": 1280, "height": 900},
-                                  accept_downloads=True, locale="en-GB", timezone_id="Europe/London")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = new_page(browser, bot.url)
     yield page
     context.close()
 
