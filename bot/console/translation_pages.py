@@ -239,10 +239,13 @@ def _run_job(job: Job, store: SurveyStore, settings: Any) -> None:
             return
         breaker = _Breaker(translate)
         job.lines.append(f"{lang}: starting")
+
+        def progress(line: str, lang: str = lang) -> None:
+            job.lines.append(f"{lang} {line}")
+
         try:
-            result = store.pretranslate_draft(
-                job.survey_id, lang, breaker, lambda line, lang=lang: job.lines.append(
-                    f"{lang} {line}"), job.actor.email)
+            result = store.pretranslate_draft(job.survey_id, lang, breaker, progress,
+                                              job.actor.email)
         except Unsupported as exc:
             job.results[lang] = {"translated": 0, "kept": 0, "failed": 0, "long": {},
                                  "error": f"the provider does not know this language ({exc})"}
