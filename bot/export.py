@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.storage.db import Database
 from bot.storage.tables import Contact, Conversation, Message
-from bot.survey.flow import Survey
+from bot.survey.flow import Question, Survey
 
 FIXED_COLUMNS = ["conversation", "contact", "survey_version", "language", "channel", "stage",
                  "started", "completed"]
@@ -42,9 +42,14 @@ def cell(status: str, value: Any, raw_text: str) -> str:
     return "" if value is None else str(value)
 
 
+def free_text(question: Question) -> bool:
+    """Answered in a person's own words (a text question without validation)."""
+    return question.type == "text" and question.validate is None
+
+
 def english_columns(survey: Survey) -> set[str]:
     """Questions answered in a person's own words: these get an `<key>_en` column."""
-    return {q.key for q in survey.questions if q.type == "text" and q.validate is None}
+    return {q.key for q in survey.questions if free_text(q)}
 
 
 def columns(question_keys: list[str], english_for: set[str]) -> list[str]:

@@ -19,8 +19,8 @@ from bot.console.auth import Principal, admin_api, db_of, new_api_token, officer
 from bot.console.exports import export_response
 from bot.console.filters import FilterError, Filters, parse
 from bot.console.tables import Account, ApiToken, AuditEntry
-from bot.console.web import default_survey, surveys_of
-from bot.storage.tables import Conversation, utcnow
+from bot.console.web import default_survey, survey_store, surveys_of
+from bot.storage.tables import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["console API"])
 
@@ -47,6 +47,11 @@ def api_filters(
 
 
 FiltersDep = Annotated[Filters, Depends(api_filters)]
+
+
+def _questions(request: Request, filters: Filters) -> list[queries.Shown]:
+    """Every version's questions, or with a version filter that version's (as the pages)."""
+    return queries.shown_questions(survey_store(request), filters.survey, filters.version)
 
 
 # -- response models ------------------------------------------------------------------------
@@ -197,7 +202,7 @@ def list_surveys(request: Request, principal: Officer) -> list[SurveyOut]:
             summary="Responses per day, completion, by language and channel, drop-off per question")
 def overview(request: Request, principal: Officer, filters: FiltersDep) -> OverviewOut:
     with db_of(request).read() as session:
-        data = queries.overview(session, surveys_of(request)[filters.survey], filters)
+        data = queries.overview(session, _questions(request, filters), filters)
     return OverviewOut(filters=filters.describe(), overview=data)
 
 
@@ -205,7 +210,7 @@ def overview(request: Request, principal: Officer, filters: FiltersDep) -> Overv
             summary="Counts per answer for each question; free-text answers with English")
 def results(request: Request, principal: Officer, filters: FiltersDep) -> ResultsOut:
     with db_of(request).read() as session:
-        data = queries.results(session, surveys_of(request)[filters.survey], filters)
+        data = queries.results(session, _questions(request, filters), filters)
     return ResultsOut(filters=filters.describe(), questions=data)
 
 
@@ -228,9 +233,8 @@ def list_conversations(
 def get_transcript(request: Request, principal: Officer, conversation_id: int) -> queries.Transcript:
     db = db_of(request)
     with db.read() as session:
-        survey_id = session.scalar(select(Conversation.survey_id).where(
-            Conversation.id == conversation_id))
-        data = queries.transcript(session, conversation_id, surveys_of(request).get(survey_id or ""))
+        survey = queries.conversation_survey(session, survey_store(request), conversation_id)
+        data = queries.transcript(session, conversation_id, survey)
     if data is None:
         raise HTTPException(404, f"no conversation {conversation_id}")
     with db.transaction() as session:
@@ -248,8 +252,8 @@ def get_transcript(request: Request, principal: Officer, conversation_id: int) -
                              "free text also in English (`<question>_en`); no phone numbers"}})
 def export(request: Request, principal: Officer, filters: FiltersDep,
            format: Annotated[Literal["csv", "xlsx", "json"], Query()] = "csv") -> Response:
-    return export_response(db_of(request), surveys_of(request)[filters.survey], filters, format,
-                           principal.actor)
+    return export_response(db_of(request), surveys_of(request)[filters.survey],
+                           _questions(request, filters), filters, format, principal.actor)
 
 
 @router.get("/tokens", response_model=list[TokenOut], summary="Your API tokens")

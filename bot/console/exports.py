@@ -13,6 +13,7 @@ from bot import export
 from bot.console import audit
 from bot.console.audit import Actor
 from bot.console.filters import Filters
+from bot.console.queries import Shown
 from bot.storage.db import Database
 from bot.storage.tables import Conversation
 from bot.survey.flow import Survey
@@ -22,8 +23,10 @@ def filename(survey: Survey, fmt: str) -> str:
     return f"{survey.id}-answers-{datetime.now(UTC):%Y%m%d-%H%M}.{fmt}"
 
 
-def export_response(db: Database, survey: Survey, filters: Filters, fmt: str,
-                    actor: Actor) -> Response:
+def export_response(db: Database, survey: Survey, questions: list[Shown], filters: Filters,
+                    fmt: str, actor: Actor) -> Response:
+    """`questions`: what `queries.shown_questions` gives for the filters, so a question only
+    older versions asked keeps its column."""
     if fmt not in export.FORMATS:
         raise ValueError(f"format must be one of {', '.join(export.FORMATS)}")
     where = filters.conditions()
@@ -31,8 +34,8 @@ def export_response(db: Database, survey: Survey, filters: Filters, fmt: str,
         count = session.scalar(select(func.count()).select_from(Conversation).where(*where)) or 0
         audit.record(session, actor, audit.EXPORT, survey.id,
                      {"format": fmt, "filters": filters.describe(), "conversations": count})
-    keys = [q.key for q in survey.questions]
-    english_for = export.english_columns(survey)
+    keys = [q.key for q in questions]
+    english_for = {q.key for q in questions if q.free_text}
     header = export.columns(keys, english_for)
     data = export.rows(db, survey.id, keys, english_for, where=where)
     headers = {"Content-Disposition": f'attachment; filename="{filename(survey, fmt)}"',

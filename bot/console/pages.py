@@ -39,9 +39,10 @@ from bot.console.auth import (
     start_session,
 )
 from bot.console.exports import export_response
+from bot.console.filters import Filters
 from bot.console.tables import OFFICER, ROLES, Account, ApiToken, AuditEntry
-from bot.console.web import filters_from, private, render, surveys_of
-from bot.storage.tables import Conversation, utcnow
+from bot.console.web import filters_from, private, render, survey_store, surveys_of
+from bot.storage.tables import utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -125,6 +126,11 @@ def sign_out(request: Request, principal: OwnForm) -> Response:
 
 
 # -- officers' pages ------------------------------------------------------------------------
+def _questions(request: Request, filters: Filters) -> list[queries.Shown]:
+    """Every version's questions, or with a version filter that version's."""
+    return queries.shown_questions(survey_store(request), filters.survey, filters.version)
+
+
 def _filter_context(request: Request) -> dict:
     filters, error = filters_from(request)
     with db_of(request).read() as session:
@@ -137,8 +143,9 @@ def _filter_context(request: Request) -> dict:
 def overview_page(request: Request, principal: Officer) -> Response:
     context = _filter_context(request)
     survey = surveys_of(request)[context["filters"].survey]
+    questions = _questions(request, context["filters"])
     with db_of(request).read() as session:
-        data = queries.overview(session, survey, context["filters"])
+        data = queries.overview(session, questions, context["filters"])
     return render(request, "overview.html", principal, survey=survey, data=data, **context)
 
 
@@ -146,8 +153,9 @@ def overview_page(request: Request, principal: Officer) -> Response:
 def results_page(request: Request, principal: Officer) -> Response:
     context = _filter_context(request)
     survey = surveys_of(request)[context["filters"].survey]
+    questions = _questions(request, context["filters"])
     with db_of(request).read() as session:
-        data = queries.results(session, survey, context["filters"])
+        data = queries.results(session, questions, context["filters"])
     return render(request, "results.html", principal, survey=survey, questions=data, **context)
 
 
@@ -169,9 +177,8 @@ def conversations_page(request: Request, principal: Officer, q: str = "", page: 
 def transcript_page(request: Request, principal: Officer, conversation_id: int) -> Response:
     db = db_of(request)
     with db.read() as session:
-        survey_id = session.scalar(select(Conversation.survey_id).where(
-            Conversation.id == conversation_id))
-        data = queries.transcript(session, conversation_id, surveys_of(request).get(survey_id or ""))
+        survey = queries.conversation_survey(session, survey_store(request), conversation_id)
+        data = queries.transcript(session, conversation_id, survey)
     if data is None:
         return render(request, "error.html", principal, 404, title="Not found",
                       message=f"There is no conversation {conversation_id}.")
@@ -197,8 +204,8 @@ def export_download(request: Request, principal: Officer, fmt: str) -> Response:
     if fmt not in ("csv", "xlsx", "json") or error:
         return render(request, "error.html", principal, 400, title="Cannot export",
                       message=error or f"Unknown format {fmt!r}: choose csv, xlsx or json.")
-    return export_response(db_of(request), surveys_of(request)[filters.survey], filters, fmt,
-                           principal.actor)
+    return export_response(db_of(request), surveys_of(request)[filters.survey],
+                           _questions(request, filters), filters, fmt, principal.actor)
 
 
 # -- own account: password and API tokens -----------------------------------------------

@@ -6,6 +6,7 @@ these, so they always agree. Contacts appear only as their pseudonym (`Contact.p
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,9 +15,10 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.console.filters import Filters
-from bot.export import cell, english_columns
+from bot.export import cell, free_text
 from bot.storage.tables import Answer, Contact, Conversation, Message
 from bot.survey.flow import Question, Survey
+from bot.survey.store import SurveyStore, SurveyStoreError
 
 IN_SURVEY = ("question", "resume", "completed")  # stages after consent
 WAITING = ("question", "resume")
@@ -66,6 +68,107 @@ def filter_options(session: Session, survey_id: str) -> FilterOptions:
                          distinct(Conversation.channel))
 
 
+# -- the questions to show, across versions ------------------------------------------------
+TYPE_WORDS = {"yesno": "yes or no", "single": "one choice", "multiple": "several choices",
+              "scale": "scale 1 to 5", "text": "own words"}
+
+
+@dataclass(frozen=True)
+class Asked:
+    version: int
+    question: Question
+    survey: Survey  # that version: its skip logic names its own questions
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One question key as the console shows it: answers to one key count together across
+    versions, worded as the newest version that asks it words it."""
+
+    key: str
+    asked: tuple[Asked, ...]  # newest version first
+    of_versions: tuple[int, ...]  # every version in view (all of them, or the filtered one)
+
+    @property
+    def question(self) -> Question:
+        return self.asked[0].question
+
+    @property
+    def survey(self) -> Survey:
+        return self.asked[0].survey
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        return tuple(sorted(a.version for a in self.asked))
+
+    @property
+    def free_text(self) -> bool:
+        """Answered in people's own words by any version (so the export keeps the English)."""
+        return any(free_text(a.question) for a in self.asked)
+
+    @property
+    def changed_type(self) -> bool:
+        return len({a.question.type for a in self.asked}) > 1
+
+    @property
+    def asked_in(self) -> str:
+        """"asked in versions 1–2" when not every version in view asks it, else ""."""
+        if set(self.versions) >= set(self.of_versions):
+            return ""
+        return "asked in " + versions_words(self.versions)
+
+    def by_type(self) -> list[list[Asked]]:
+        """The versions grouped by the type they ask it as, newest type first: answers of
+        different types cannot share a chart (a "yes" is not a 4 on a scale)."""
+        groups: dict[str, list[Asked]] = {}
+        for a in self.asked:
+            groups.setdefault(a.question.type, []).append(a)
+        return list(groups.values())
+
+
+def versions_words(versions: Sequence[int]) -> str:
+    """[2] -> "version 2"; [1, 2, 3, 5] -> "versions 1–3, 5"."""
+    numbers = sorted(set(versions))
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    words = ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return ("version " if len(numbers) == 1 else "versions ") + words
+
+
+def shown_questions(store: SurveyStore, survey_id: str, version: int | None = None) -> list[Shown]:
+    """The questions to show for a survey under a version filter. With none: every key any
+    version asked, in the newest version's order, then keys only older versions had (newest
+    first), so answers to a dropped question still count. With one: that version's questions
+    (a version the survey never had shows them all; nothing matches it anyway)."""
+    numbers = sorted((v.version for v in store.versions(survey_id)), reverse=True)
+    if version in numbers:
+        numbers = [version]
+    seen: dict[str, list[Asked]] = {}
+    for number in numbers:
+        survey = store.get(survey_id, number)
+        for q in survey.questions:
+            seen.setdefault(q.key, []).append(Asked(number, q, survey))
+    in_view = tuple(sorted(numbers))
+    return [Shown(key, tuple(asked), in_view) for key, asked in seen.items()]
+
+
+def conversation_survey(session: Session, store: SurveyStore, conversation_id: int) -> Survey | None:
+    """The version a conversation was on: its answers are to that version's questions."""
+    found = session.execute(select(Conversation.survey_id, Conversation.survey_version)
+                            .where(Conversation.id == conversation_id)).one_or_none()
+    if found is None:
+        return None
+    survey_id, version = found
+    try:
+        return store.get(survey_id, version, session)
+    except SurveyStoreError:  # a version not in the store (imported data): the live one
+        return store.published_survey(survey_id, session)
+
+
 # -- overview -----------------------------------------------------------------------------
 @dataclass
 class Count:
@@ -88,6 +191,7 @@ class QuestionFlow:
     reached: int  # answered in any way, or waiting at it
     answered: int
     waiting: int  # not finished, the question is the last one they were asked
+    asked_in: str = ""  # "asked in versions 1–2" when not every version asks it
 
 
 @dataclass
@@ -103,7 +207,7 @@ class Overview:
     dropoff: list[QuestionFlow]
 
 
-def overview(session: Session, survey: Survey, filters: Filters) -> Overview:
+def overview(session: Session, questions: list[Shown], filters: Filters) -> Overview:
     where = filters.conditions()
     by_stage = {stage: (n, done) for stage, n, done in session.execute(
         select(Conversation.stage, func.count(), func.count(Conversation.completed_at))
@@ -135,10 +239,12 @@ def overview(session: Session, survey: Survey, filters: Filters) -> Overview:
         .where(*where, Conversation.stage.in_(WAITING), Conversation.completed_at.is_(None))
         .group_by(Conversation.question_key)).all())
     dropoff = []
-    for q in survey.questions:
-        any_answer = sum(n for (key, _), n in answers.items() if key == q.key)
-        dropoff.append(QuestionFlow(q.key, q.text_in("en"), any_answer + waiting.get(q.key, 0),
-                                    answers[(q.key, "answered")], waiting.get(q.key, 0)))
+    for shown in questions:
+        key = shown.key
+        any_answer = sum(n for (k, _), n in answers.items() if k == key)
+        dropoff.append(QuestionFlow(key, shown.question.text_in("en"),
+                                    any_answer + waiting.get(key, 0), answers[(key, "answered")],
+                                    waiting.get(key, 0), shown.asked_in))
     return Overview(total, in_survey, completed, by_stage.get("declined", (0, 0))[0],
                     completed / in_survey if in_survey else None, fill_days(per_day),
                     breakdown(Conversation.language), breakdown(Conversation.channel), dropoff)
@@ -192,6 +298,10 @@ class QuestionResult:
     bars: list[Bar] = field(default_factory=list)
     mean: float | None = None
     texts: list[TextAnswer] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)  # the versions counted here
+    asked_in: str = ""  # "asked in versions 1–2" when not every version in view asks it
+    type_note: str = ""  # the key's type changed between versions: how they are counted
+    anchor: str = ""  # the page's id for it (a key split by type has one per type)
 
     @property
     def total(self) -> int:
@@ -223,40 +333,74 @@ def asked_if(survey: Survey, question: Question) -> str:
     return " and ".join(parts)
 
 
-def results(session: Session, survey: Survey, filters: Filters) -> list[QuestionResult]:
+def _merged_labels(questions: list[Question]) -> list[tuple[Any, str]]:
+    """Every answer any of these versions offered, worded as the newest words it, so an
+    option a later version dropped still gets its bar."""
+    seen: dict[Any, str] = {}
+    for q in questions:
+        for key, label in _labels(q):
+            seen.setdefault(key, label)
+    return list(seen.items())
+
+
+def _type_note(shown: Shown, group: list[Asked]) -> str:
+    parts = [f"as {TYPE_WORDS.get(g[0].question.type, g[0].question.type)} in "
+             f"{versions_words([a.version for a in g])}" for g in shown.by_type()]
+    return ("This question changed type: asked " + " and ".join(parts) + ". Each type is "
+            f"counted apart; this one counts {versions_words([a.version for a in group])}. "
+            "Compare them with care.")
+
+
+def results(session: Session, questions: list[Shown], filters: Filters) -> list[QuestionResult]:
     where = filters.conditions()
-    english_for = english_columns(survey)
-    out = {q.key: QuestionResult(q.key, q.type, q.text_in("en"), q.key in english_for,
-                                 asked_if(survey, q))
-           for q in survey.questions}
-    values: dict[str, Counter[Any]] = {q.key: Counter() for q in survey.questions}
+    out: list[QuestionResult] = []
+    group_of: dict[tuple[str, int], int] = {}  # (key, version) -> index in out
+    first_of: dict[str, int] = {}
+    asked_of: list[list[Asked]] = []
+    for shown in questions:
+        for group in shown.by_type():
+            q = group[0].question
+            note = _type_note(shown, group) if shown.changed_type else ""
+            versions = sorted(a.version for a in group)
+            anchor = shown.key if not note else f"{shown.key}-{q.type}"
+            result = QuestionResult(q.key, q.type, q.text_in("en"), free_text(q),
+                                    asked_if(group[0].survey, q), versions=versions,
+                                    asked_in=shown.asked_in, type_note=note, anchor=anchor)
+            first_of.setdefault(shown.key, len(out))
+            for v in versions:
+                group_of[(shown.key, v)] = len(out)
+            out.append(result)
+            asked_of.append(group)
+    values: list[Counter[Any]] = [Counter() for _ in out]
     rows = session.execute(
-        select(Answer.question_key, Answer.status, Answer.value)
+        select(Answer.question_key, Conversation.survey_version, Answer.status, Answer.value)
         .join(Conversation, Conversation.id == Answer.conversation_id).where(*where)
         .execution_options(yield_per=2000))
-    for key, status, value in rows:
-        result = out.get(key)
-        if result is None:  # a question of another version, no longer in the survey
+    for key, version, status, value in rows:
+        index = group_of.get((key, version), first_of.get(key))
+        if index is None:  # a key no version in view asks
             continue
+        result = out[index]
         if status in NON_ANSWERS:
             setattr(result, status, getattr(result, status) + 1)
             continue
         result.answered += 1
         for v in value if isinstance(value, list) else [value]:
-            values[key][v] += 1
-    for q in survey.questions:
-        result, counts = out[q.key], values[q.key]
-        if q.key in english_for:
-            result.texts = _texts(session, where, q.key)
+            values[index][v] += 1
+    for index, result in enumerate(out):
+        counts, group = values[index], asked_of[index]
+        if result.free_text:
+            only = [Conversation.survey_version.in_(result.versions)] if result.type_note else []
+            result.texts = _texts(session, [*where, *only], result.key)
             continue
-        known = _labels(q) if q.type != "text" else [
+        known = _merged_labels([a.question for a in group]) if result.type != "text" else [
             (v, str(v)) for v, _ in counts.most_common(TOP_VALUES)]
         result.bars = [Bar(str(k), label, counts[k], counts[k] / result.answered
                            if result.answered else 0.0) for k, label in known]
-        if q.type == "scale" and result.answered:
+        if result.type == "scale" and result.answered:
             numbers = {k: n for k, n in counts.items() if isinstance(k, int)}
             result.mean = sum(k * n for k, n in numbers.items()) / max(sum(numbers.values()), 1)
-    return list(out.values())
+    return out
 
 
 def _texts(session: Session, where: list[ColumnElement[bool]], key: str) -> list[TextAnswer]:
