@@ -72,7 +72,7 @@ def store_inbound(db: Database, vault: PhoneVault, message: InboundMessage) -> i
             return None
     now = utcnow()
     try:
-        with db.transaction() as session:
+        with db.transaction(urgent=True) as session:  # Twilio waits for this one
             contact = get_or_create_contact(session, vault, message.sender, now)
             contact.last_inbound_at = now
             row = Message(

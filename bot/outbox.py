@@ -381,7 +381,7 @@ def apply_status_callback(db: Database, form: dict[str, str]) -> bool:
         return False
     status = normalise_status(reported)
     error_code = form.get("ErrorCode") or None
-    with db.transaction() as session:
+    with db.transaction(urgent=True) as session:  # a webhook: Twilio waits for it
         message = session.scalar(
             select(Message).where(Message.twilio_sid == sid, Message.direction == "out")
         )
