@@ -248,6 +248,12 @@ def _survey_page(request: Request, principal: Principal, survey_id: str, status:
         if draft_check.ok:
             same_as = next((v.version for v in versions
                             if v.content_hash == draft_check.content_hash), None)
+    # Languages the live version speaks that the draft would drop (a flow uploaded without
+    # its language files): people who chose them would get English, so say it before publishing.
+    dropped: list[str] = []
+    if published is not None and draft_check is not None and draft_check.survey is not None:
+        dropped = [lang for lang in published.languages
+                   if lang not in draft_check.survey.languages]
     params = request.query_params
     if params.get("published", "").isdigit():
         number = int(params["published"])
@@ -259,7 +265,7 @@ def _survey_page(request: Request, principal: Principal, survey_id: str, status:
                   title=_title_of(store, survey_id, {survey_id: published} if published else {}),
                   versions=versions, publications=list(reversed(publications)),
                   live=publications[-1] if publications else None, draft=draft,
-                  draft_check=draft_check, same_as=same_as,
+                  draft_check=draft_check, same_as=same_as, dropped=dropped,
                   done=DONE_MESSAGES.get(params.get("done", "")), **context)
 
 

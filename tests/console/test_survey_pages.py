@@ -421,3 +421,23 @@ def test_the_question_form_adds_an_option(console):
     assert [(o.key, o.text["en"]) for o in options] == [
         ("jab", "Yes"), ("no_jab", "Not yet"), ("booked", "Booked, not yet had")]
     assert ("survey_texts_edited", "survey health") in actions(console)
+
+
+def test_a_draft_that_would_drop_languages_says_which_before_publishing(console):
+    """The flow uploaded without its language files: the live version's 19 other languages
+    would be lost, and the survey page says so (with where to add them) before publishing."""
+    admin, csrf = signed_in_admin(console)
+    demo = (Path(__file__).resolve().parents[2] / "surveys" / "demo.yml").read_text("utf-8")
+    assert upload_file(admin, csrf, demo, name="demo.yml").status_code == 303
+    page = admin.get("/console/surveys/demo").text
+    notice = re.search(r'<div class="notice warn" id="dropped-languages">(.*?)</div>', page, re.S)
+    assert notice, "no warning about the languages the draft drops"
+    assert "19 languages of version 1 are not in this draft" in notice.group(1)
+    assert "ar, bg, bn, ckb" in notice.group(1)
+    # With the Arabic file back, Arabic is no longer listed.
+    arabic = (Path(__file__).resolve().parents[2] / "surveys" / "demo" / "ar.yml").read_text("utf-8")
+    assert upload_file(admin, csrf, demo, name="demo.yml",
+                       languages={"ar.yml": arabic}).status_code == 303
+    notice = re.search(r'id="dropped-languages">(.*?)</div>', admin.get("/console/surveys/demo").text,
+                       re.S)
+    assert notice and "18 languages" in notice.group(1) and "ar," not in notice.group(1)
