@@ -59,6 +59,18 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (all their threads)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     kids = [int(p) for p in out.stdout.split()]
@@ -207,11 +219,14 @@ def main() -> int:
         try:
             asyncio.run(drive_bot(app.url, fake, 2, 3))  # warm-up
             assert app.proc is not None
-            sampler = MemorySampler({"app": [app.proc.pid], "rasa": descendants(app.proc.pid)})
+            groups = {"app": [app.proc.pid], "rasa": descendants(app.proc.pid)}
+            sampler = MemorySampler(groups)
+            cpu_before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             sampler.start()
             print(f"[bench] {args.phones} phones x {args.turns} messages through the bot...", flush=True)
             ours = asyncio.run(drive_bot(app.url, fake, args.phones, args.turns))
             sampler.stop()
+            cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in groups.items()}
         finally:
             app.stop()
     shutil.rmtree(tmp, ignore_errors=True)
@@ -226,6 +241,9 @@ def main() -> int:
     print(f"  reply sent    p50/p95/p99 {pct(e2e, 50):6.1f} / {pct(e2e, 95):6.1f} / {pct(e2e, 99):6.1f} ms")
     print(f"  peak RSS      app {sampler.peak['app']:.0f} MB, Rasa {sampler.peak['rasa']:.0f} MB, "
           f"together {sampler.peak_total:.0f} MB")
+    per_message = {name: 1000 * seconds / ours["messages"] for name, seconds in cpu.items()}
+    print(f"  CPU a message app {per_message['app']:.1f} ms, Rasa {per_message['rasa']:.1f} ms "
+          f"(of {ours['seconds'] * os.cpu_count() * 1000 / ours['messages']:.1f} ms of cores)")
     if args.skip_stock:
         return 0
     with tempfile.TemporaryDirectory(prefix="stock-rasa-") as workdir:

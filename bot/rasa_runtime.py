@@ -57,8 +57,18 @@ class RasaError(RuntimeError):
     """Rasa could not be installed, trained or started; the message carries the log's tail."""
 
 
+# Rasa imports our tracker store (rasa_addons/) from here; see bounded_tracker_store.py for why.
+RASA_ADDONS = PROJECT_ROOT / "rasa_addons"
+TRACKER_STORE = {
+    "type": "bounded_tracker_store.BoundedTrackerStore",
+    "max_events": 24,
+    "max_senders": 5000,
+}
+
+
 def _env() -> dict[str, str]:
-    return {**os.environ, **QUIET_ENV}
+    path = os.pathsep.join(p for p in (str(RASA_ADDONS), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, **QUIET_ENV, "PYTHONPATH": path}
 
 
 def _rasa(settings: Settings) -> Path:
@@ -330,7 +340,8 @@ class RasaServer:
                     "action_endpoint": {
                         "url": f"{self.settings.base_url}/rasa/actions",
                         "token": self.settings.effective_action_token,
-                    }
+                    },
+                    "tracker_store": TRACKER_STORE,
                 },
                 fh,
             )

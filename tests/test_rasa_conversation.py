@@ -124,6 +124,25 @@ def test_each_skill_reaches_its_action(rasa_server: RasaUnderTest):
         assert (call.action, call.metadata["message_id"]) == (action, 100 + n), text
 
 
+def test_rasa_keeps_only_the_recent_past_of_a_conversation(rasa_server: RasaUnderTest):
+    """Our tracker store is the one Rasa loaded (Rasa falls back to its own silently if the
+    module does not import): after 40 turns the tracker holds at most 24 events, starts where
+    Rasa was listening, and the 40th turn still reaches the right action."""
+    texts = [shortcut_message("choose", {"number": n % 5 + 1}) for n in range(39)] + ["skip"]
+    for n, text in enumerate(texts):
+        before = len(rasa_server.calls)
+        say(rasa_server, "CTEST-LONG", text, {"message_id": 900 + n})
+        rasa_server.wait_calls(before + 1)
+    call = rasa_server.calls[-1]
+    assert (call.action, call.metadata["message_id"]) == ("action_skip", 939)
+    tracker = httpx.get(f"{rasa_server.url}/conversations/CTEST-LONG/tracker", timeout=10).json()
+    events = tracker["events"]
+    assert 4 <= len(events) <= 24
+    assert (events[0]["event"], events[0]["name"]) == ("action", "action_listen")
+    said = [e["metadata"]["message_id"] for e in events if e["event"] == "user"]
+    assert said[-1] == 939 and said == list(range(said[0], 940))
+
+
 def test_shortcut_skips_nlu(rasa_server: RasaUnderTest):
     before = len(rasa_server.calls)
     say(rasa_server, "CTEST2", shortcut_message("choose", {"number": 3}), {"message_id": 42})

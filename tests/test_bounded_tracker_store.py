@@ -1,0 +1,94 @@
+"""rasa_addons/bounded_tracker_store.py, run by Rasa's own Python with Rasa's own classes (it
+cannot be imported here: Rasa lives in the Python 3.10 environment)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from bot import rasa_runtime
+from bot.settings import Settings
+
+SCRIPT = """
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[1])
+from bounded_tracker_store import BoundedTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+store = BoundedTrackerStore(Domain.empty(), max_events=8, max_senders=3)
+
+
+def conversation(sender, turns, actions_per_turn=1, finished=True):
+    tracker = DialogueStateTracker(sender, [])
+    for event in (ActionExecuted("action_session_start"), SessionStarted(),
+                  ActionExecuted("action_listen")):
+        tracker.update(event)
+    for turn in range(turns):
+        tracker.update(UserUttered(f"{sender}{turn}"))
+        for _ in range(actions_per_turn):
+            tracker.update(ActionExecuted("action_answer"))
+        if finished:
+            tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+def described(tracker):
+    return [e.action_name if isinstance(e, ActionExecuted) else getattr(e, "text", e.type_name)
+            for e in tracker.events]
+
+
+async def main():
+    out = {}
+    for sender in "abcd":
+        await store.save(conversation(sender, 10))
+    out["after_abcd"] = list(await store.keys())
+    await store.save(await store.retrieve("b"))
+    await store.save(conversation("e", 1))
+    out["after_b_e"] = list(await store.keys())
+    out["d"] = described(await store.retrieve("d"))
+    out["e"] = described(await store.retrieve("e"))
+    await store.save(conversation("long", 1, actions_per_turn=12))
+    out["long"] = described(await store.retrieve("long"))
+    await store.save(conversation("mid", 1, actions_per_turn=12, finished=False))
+    out["mid"] = described(await store.retrieve("mid"))
+    print(json.dumps(out))
+
+
+asyncio.run(main())
+"""
+
+
+def run_in_rasa_python() -> dict:
+    settings = Settings()
+    rasa_runtime.ensure_rasa_env(settings, print)
+    python = settings.rasa_venv / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-c", SCRIPT, str(rasa_runtime.RASA_ADDONS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=rasa_runtime._env(),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_bounded_tracker_store_in_rasas_own_python():
+    out = run_in_rasa_python()
+    # the least recently saved sender goes first; saving again makes a sender recent
+    assert out["after_abcd"] == ["b", "c", "d"]
+    assert out["after_b_e"] == ["d", "b", "e"]
+    # the last 8 events, cut forward to where Rasa was listening: the last two whole turns
+    assert out["d"] == [
+        "action_listen", "d8", "action_answer", "action_listen",
+        "d9", "action_answer", "action_listen",
+    ]  # fmt: skip
+    # a short conversation is kept whole
+    assert out["e"] == ["action_session_start", "session_started", "action_listen",
+                        "e0", "action_answer", "action_listen"]  # fmt: skip
+    # one finished turn longer than the window: only Rasa listening is left
+    assert out["long"] == ["action_listen"]
+    # saved mid-turn with no listen in the window: the window is kept as is
+    assert out["mid"] == ["action_answer"] * 8
