@@ -57,7 +57,8 @@ class RasaError(RuntimeError):
     """Rasa could not be installed, trained or started; the message carries the log's tail."""
 
 
-# Rasa imports our tracker store (rasa_addons/) from here; see bounded_tracker_store.py for why.
+# Rasa runs from rasa_addons/rasa_server.py and imports our tracker store from there; each
+# module there says why.
 RASA_ADDONS = PROJECT_ROOT / "rasa_addons"
 TRACKER_STORE = {
     "type": "bounded_tracker_store.BoundedTrackerStore",
@@ -362,7 +363,8 @@ class RasaServer:
         self.log_path.unlink(missing_ok=True)
         self._console = open(self.console_path, "wb")
         cmd = [
-            *_die_with_parent_command(), str(_rasa(self.settings)), "run", "--enable-api",
+            *_die_with_parent_command(), str(self.settings.rasa_venv / "bin" / "python"),
+            str(RASA_ADDONS / "rasa_server.py"), "run", "--enable-api",
             "-i", "127.0.0.1", "-p", str(self.port), "--model", str(self.model),
             "--endpoints", str(endpoints), "--credentials", str(credentials),
             "--log-file", str(self.log_path),

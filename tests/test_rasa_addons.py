@@ -1,5 +1,6 @@
-"""rasa_addons/bounded_tracker_store.py, run by Rasa's own Python with Rasa's own classes (it
-cannot be imported here: Rasa lives in the Python 3.10 environment)."""
+"""rasa_addons/, run by Rasa's own Python with Rasa's own classes (it cannot be imported here:
+Rasa lives in the Python 3.10 environment). The running Rasa server that uses them is tested in
+tests/test_rasa_conversation.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 from bot import rasa_runtime
 from bot.settings import Settings
 
-SCRIPT = """
+TRACKER_STORE_SCRIPT = """
 import asyncio, json, sys
 sys.path.insert(0, sys.argv[1])
 from bounded_tracker_store import BoundedTrackerStore
@@ -60,12 +61,46 @@ asyncio.run(main())
 """
 
 
-def run_in_rasa_python() -> dict:
+CHECK_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from action_result_check import install
+
+action = RemoteAction("action_answer", None)
+rasas_own = RemoteAction._validate_action_result
+install()
+ours = RemoteAction._validate_action_result
+results = {
+    "ok": {"events": [], "responses": []},
+    "slot": {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"text": "hi"}]},
+    "unknown_event": {"events": [{"event": "nonsense"}]},
+    "events_not_a_list": {"events": "x"},
+    "response_not_an_object": {"responses": ["hi"]},
+}
+
+
+def outcome(check, result):
+    try:
+        return ["valid", check(action, result)]
+    except ValidationError as e:
+        return ["invalid", e.message]
+
+
+print(json.dumps({
+    "replaced": ours is not rasas_own,
+    "cases": {name: [outcome(rasas_own, r), outcome(ours, r)] for name, r in results.items()},
+}))
+"""
+
+
+def run_in_rasa_python(script: str) -> dict:
     settings = Settings()
     rasa_runtime.ensure_rasa_env(settings, print)
     python = settings.rasa_venv / "bin" / "python"
     done = subprocess.run(
-        [str(python), "-c", SCRIPT, str(rasa_runtime.RASA_ADDONS)],
+        [str(python), "-c", script, str(rasa_runtime.RASA_ADDONS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -76,7 +111,7 @@ def run_in_rasa_python() -> dict:
 
 
 def test_bounded_tracker_store_in_rasas_own_python():
-    out = run_in_rasa_python()
+    out = run_in_rasa_python(TRACKER_STORE_SCRIPT)
     # the least recently saved sender goes first; saving again makes a sender recent
     assert out["after_abcd"] == ["b", "c", "d"]
     assert out["after_b_e"] == ["d", "b", "e"]
@@ -92,3 +127,15 @@ def test_bounded_tracker_store_in_rasas_own_python():
     assert out["long"] == ["action_listen"]
     # saved mid-turn with no listen in the window: the window is kept as is
     assert out["mid"] == ["action_answer"] * 8
+
+
+def test_action_result_check_answers_exactly_as_rasas_own():
+    out = run_in_rasa_python(CHECK_SCRIPT)
+    assert out["replaced"]
+    cases = out["cases"]
+    for name, (rasas, ours) in cases.items():
+        assert ours == rasas, name
+    assert cases["ok"][1] == cases["slot"][1] == ["valid", True]
+    for name in ("unknown_event", "events_not_a_list", "response_not_an_object"):
+        verdict, message = cases[name][1]
+        assert verdict == "invalid" and "Failed to validate Action server response" in message

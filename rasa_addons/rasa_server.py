@@ -1,0 +1,18 @@
+"""`rasa` as our app starts it: Rasa's own command line, after our changes to it are installed.
+
+Run by Rasa's Python as `python rasa_addons/rasa_server.py run ...` (bot/rasa_runtime.py);
+the arguments are Rasa's. What is changed and why: action_result_check.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from action_result_check import install
+
+if __name__ == "__main__":
+    install()
+    from rasa.__main__ import main
+
+    sys.argv[0] = "rasa"
+    main()
