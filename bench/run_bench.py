@@ -117,7 +117,7 @@ async def drive_bot(app_url: str, fake: FakeTwilio, phones: int, turns: int) -> 
         nonlocal done
         number = f"+4477009{index:05d}"
         phone = Phone(app_url, number, "sms")
-        for body in script(turns):
+        for turn, body in enumerate(script(turns)):
             seen = len(fake.messages_to(number))
             form = phone.form(body)
             url = app_url + "/webhooks/twilio/messages"
@@ -125,9 +125,13 @@ async def drive_bot(app_url: str, fake: FakeTwilio, phones: int, turns: int) -> 
 
             headers = {SIGNATURE_HEADER: sign(AUTH_TOKEN, url, form)}
             start = time.perf_counter()
-            response = await client.post(url, data=form, headers=headers)
+            try:
+                response = await client.post(url, data=form, headers=headers)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"our bot, phone {index}, message {turn + 1} ({body!r}): "
+                                   f"{type(exc).__name__} {exc}") from exc
             acks.append(time.perf_counter() - start)
-            response.raise_for_status()
             arrived = await asyncio.to_thread(fake.wait_for_new, number, seen, 30.0)
             if arrived is None:
                 raise RuntimeError(f"phone {index}: no reply to {body!r}")
@@ -152,9 +156,13 @@ async def drive_stock(rasa_url: str, phones: int, turns: int) -> dict[str, objec
         sender = f"stock-{index}-{uuid.uuid4().hex[:6]}"
         for turn in range(turns):
             start = time.perf_counter()
-            r = await client.post(f"{rasa_url}/webhooks/rest/webhook",
-                                  json={"sender": sender, "message": lines[turn % len(lines)]})
-            r.raise_for_status()
+            try:
+                r = await client.post(f"{rasa_url}/webhooks/rest/webhook",
+                                      json={"sender": sender, "message": lines[turn % len(lines)]})
+                r.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"stock bot, phone {index}, message {turn + 1}: "
+                                   f"{type(exc).__name__} {exc}") from exc
             latencies.append(time.perf_counter() - start)
             done += 1
 
