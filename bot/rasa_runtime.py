@@ -60,11 +60,8 @@ class RasaError(RuntimeError):
 # Rasa runs from rasa_addons/rasa_server.py and imports our tracker store from there; each
 # module there says why.
 RASA_ADDONS = PROJECT_ROOT / "rasa_addons"
-TRACKER_STORE = {
-    "type": "bounded_tracker_store.BoundedTrackerStore",
-    "max_events": 24,
-    "max_senders": 5000,
-}
+TRACKER_STORE = "bounded_tracker_store.BoundedTrackerStore"
+TRACKER_MAX_EVENTS = 24
 
 
 def _env() -> dict[str, str]:
@@ -342,7 +339,11 @@ class RasaServer:
                         "url": f"{self.settings.base_url}/rasa/actions",
                         "token": self.settings.effective_action_token,
                     },
-                    "tracker_store": TRACKER_STORE,
+                    "tracker_store": {
+                        "type": TRACKER_STORE,
+                        "max_events": TRACKER_MAX_EVENTS,
+                        "max_senders": self.settings.rasa_max_senders,
+                    },
                 },
                 fh,
             )

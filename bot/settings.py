@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     models_dir: Path = PROJECT_ROOT / "models"
     action_token: str = Field(default="", description="Shared secret Rasa uses to call our actions")
+    rasa_max_senders: int = Field(
+        default=5000, ge=1, description="People whose recent turns Rasa keeps in memory (decision 20)"
+    )
 
     surveys_dir: Path = PROJECT_ROOT / "surveys"
     default_survey: str = "demo"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,17 +60,17 @@ def _action_app(settings: Settings, calls: list[ActionCall]) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-@pytest.fixture(scope="session")
-def rasa_server(
-    rasa_model: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RasaUnderTest]:
+@contextmanager
+def running_rasa(model: Path, data_dir: Path, **overrides: object) -> Iterator[RasaUnderTest]:
+    """A real Rasa server with `model`, its actions recorded by a small app on loopback."""
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("rasa"),
+        data_dir=data_dir,
         port=free_port(),
         rasa_port=free_port(),
         public_base_url="",
         action_token=RASA_TEST_TOKEN,
         encryption_key="unused-by-rasa",
+        **overrides,  # type: ignore[arg-type]
     )
     under_test = RasaUnderTest(
         url=settings.effective_rasa_url, actions_url=f"{settings.base_url}/rasa/actions"
@@ -78,10 +79,18 @@ def rasa_server(
     thread = threading.Thread(target=actions.run, daemon=True)
     thread.start()
     try:
-        with rasa_runtime.RasaServer(settings, rasa_model) as server:
+        with rasa_runtime.RasaServer(settings, model) as server:
             assert server.proc is not None
             under_test.pid = server.proc.pid
             yield under_test
     finally:
         actions.should_exit = True
         thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def rasa_server(
+    rasa_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RasaUnderTest]:
+    with running_rasa(rasa_model, tmp_path_factory.mktemp("rasa")) as under_test:
+        yield under_test

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import httpx
+
 from bot import rasa_runtime
 from bot.settings import Settings
+from tests.conftest import running_rasa
+from tests.test_rasa_conversation import say
 
 TRACKER_STORE_SCRIPT = """
 import asyncio, json, sys
@@ -139,3 +143,31 @@ def test_action_result_check_answers_exactly_as_rasas_own():
     for name in ("unknown_event", "events_not_a_list", "response_not_an_object"):
         verdict, message = cases[name][1]
         assert verdict == "invalid" and "Failed to validate Action server response" in message
+
+
+def test_a_sender_rasa_has_forgotten_just_starts_a_new_session(rasa_model, tmp_path):
+    """RASA_MAX_SENDERS reaches the running Rasa: with room for two, a third person pushes the
+    first out; the first person's next message still reaches the right action, in a new Rasa
+    session whose tracker holds nothing from before."""
+    with running_rasa(rasa_model, tmp_path, rasa_max_senders=2) as rasa:
+        turns = [("FIRST", "hello"), ("FIRST", "/skip"), ("SECOND", "hello"), ("THIRD", "hello"),
+                 ("FIRST", "/repeat")]  # fmt: skip
+        for n, (sender, text) in enumerate(turns):
+            say(rasa, sender, text, {"message_id": 500 + n})
+            rasa.wait_calls(n + 1)
+        actions = [(c.sender_id, c.action, c.metadata["message_id"]) for c in rasa.calls]
+        assert actions == [
+            ("FIRST", "action_greet", 500), ("FIRST", "action_skip", 501),
+            ("SECOND", "action_greet", 502), ("THIRD", "action_greet", 503),
+            ("FIRST", "action_repeat", 504),
+        ]  # fmt: skip
+        events = httpx.get(f"{rasa.url}/conversations/FIRST/tracker", timeout=10).json()["events"]
+        said = [e["metadata"]["message_id"] for e in events if e["event"] == "user"]
+        assert said == [504]
+        kinds = [e["event"] for e in events]
+        assert "session_started" in kinds[: kinds.index("user")]
+        # room for two: THIRD is still there, SECOND has gone to make room for FIRST again
+        for sender, expected in (("THIRD", [503]), ("SECOND", [])):
+            kept = httpx.get(f"{rasa.url}/conversations/{sender}/tracker", timeout=10).json()
+            assert [e["metadata"]["message_id"] for e in kept["events"] if e["event"] == "user"] \
+                == expected, sender
