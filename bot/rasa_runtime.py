@@ -73,6 +73,11 @@ def _rasa(settings: Settings) -> Path:
     return settings.rasa_venv / "bin" / "rasa"
 
 
+def rasa_python(settings: Settings) -> Path:
+    """The Python of Rasa's environment: it runs rasa_addons/rasa_server.py."""
+    return settings.rasa_venv / "bin" / "python"
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     text = path.read_text(errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
@@ -364,7 +369,7 @@ class RasaServer:
         self.log_path.unlink(missing_ok=True)
         self._console = open(self.console_path, "wb")
         cmd = [
-            *_die_with_parent_command(), str(self.settings.rasa_venv / "bin" / "python"),
+            *_die_with_parent_command(), str(rasa_python(self.settings)),
             str(RASA_ADDONS / "rasa_server.py"), "run", "--enable-api",
             "-i", "127.0.0.1", "-p", str(self.port), "--model", str(self.model),
             "--endpoints", str(endpoints), "--credentials", str(credentials),

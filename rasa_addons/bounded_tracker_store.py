@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
@@ -49,10 +48,12 @@ class BoundedTrackerStore(InMemoryTrackerStore):
         self,
         domain: Domain,
         event_broker: EventBroker | None = None,
-        max_events: int = 24,
-        max_senders: int = 5000,
+        *,
+        max_events: int,
+        max_senders: int,
         **kwargs: dict[str, Any],
     ) -> None:
+        """Both sizes come from endpoints.yml (bot/rasa_runtime.py writes them)."""
         super().__init__(domain, event_broker, **kwargs)
         if int(max_events) < 4 or int(max_senders) < 1:
             raise ValueError("max_events must be at least 4 and max_senders at least 1")
@@ -69,6 +70,3 @@ class BoundedTrackerStore(InMemoryTrackerStore):
         self.store.move_to_end(tracker.sender_id)
         while len(self.store) > self.max_senders:
             self.store.popitem(last=False)
-
-    async def keys(self) -> Iterable[str]:
-        return list(self.store.keys())

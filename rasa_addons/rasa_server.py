@@ -10,8 +10,11 @@ import sys
 
 from action_result_check import install
 
+INSTALLED = "rasa_addons: custom action answers are checked with a prebuilt validator"
+
 if __name__ == "__main__":
     install()
+    print(INSTALLED, flush=True)  # into Rasa's console log, where tests look for it
     from rasa.__main__ import main
 
     sys.argv[0] = "rasa"

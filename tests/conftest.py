@@ -3,19 +3,23 @@ a real Rasa server whose custom actions go to a small recording app on loopback.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from bot import rasa_actions, rasa_runtime
 from bot.rasa_actions import ActionCall
+from bot.rasa_client import send_to_rasa
 from bot.settings import Settings
 from tests.e2e.harness import free_port
 
@@ -39,6 +43,7 @@ class RasaUnderTest:
     actions_url: str
     calls: list[ActionCall] = field(default_factory=list)
     pid: int = 0
+    console: Path | None = None  # what Rasa's process printed
 
     def wait_calls(self, count: int, timeout: float = 10.0) -> list[ActionCall]:
         deadline = time.monotonic() + timeout
@@ -58,6 +63,16 @@ def _action_app(settings: Settings, calls: list[ActionCall]) -> uvicorn.Server:
     app.include_router(rasa_actions.router)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning")
     return uvicorn.Server(config)
+
+
+def say(rasa: RasaUnderTest, sender: str, message: str, metadata: dict[str, Any]) -> list:
+    """One message into the running Rasa's REST channel, as our worker sends it."""
+
+    async def post() -> list:
+        async with httpx.AsyncClient(timeout=20) as client:
+            return await send_to_rasa(client, rasa.url, sender, message, metadata)
+
+    return asyncio.run(post())
 
 
 @contextmanager
@@ -81,7 +96,7 @@ def running_rasa(model: Path, data_dir: Path, **overrides: object) -> Iterator[R
     try:
         with rasa_runtime.RasaServer(settings, model) as server:
             assert server.proc is not None
-            under_test.pid = server.proc.pid
+            under_test.pid, under_test.console = server.proc.pid, server.console_path
             yield under_test
     finally:
         actions.should_exit = True

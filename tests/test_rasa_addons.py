@@ -11,8 +11,7 @@ import httpx
 
 from bot import rasa_runtime
 from bot.settings import Settings
-from tests.conftest import running_rasa
-from tests.test_rasa_conversation import say
+from tests.conftest import running_rasa, say
 
 TRACKER_STORE_SCRIPT = """
 import asyncio, json, sys
@@ -102,9 +101,8 @@ print(json.dumps({
 def run_in_rasa_python(script: str) -> dict:
     settings = Settings()
     rasa_runtime.ensure_rasa_env(settings, print)
-    python = settings.rasa_venv / "bin" / "python"
     done = subprocess.run(
-        [str(python), "-c", script, str(rasa_runtime.RASA_ADDONS)],
+        [str(rasa_runtime.rasa_python(settings)), "-c", script, str(rasa_runtime.RASA_ADDONS)],
         capture_output=True,
         text=True,
         timeout=120,

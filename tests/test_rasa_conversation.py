@@ -3,16 +3,13 @@ round trip to our action endpoint, and the `/intent` shortcut that skips NLU."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import httpx
 import pytest
 
 from bot.rasa_actions import parse_action_call
-from bot.rasa_client import escape_user_text, send_to_rasa, shortcut_message
+from bot.rasa_client import escape_user_text, shortcut_message
 from bot.survey.shortcuts import shortcut
-from tests.conftest import RasaUnderTest
+from tests.conftest import RasaUnderTest, say
 
 
 def parse(url: str, text: str) -> tuple[str, float]:
@@ -90,14 +87,6 @@ def test_emoji_and_punctuation_never_reach_the_classifier(text: str):
     assert shortcut(text) == ("nlu_fallback", {})
 
 
-def say(rasa: RasaUnderTest, sender: str, message: str, metadata: dict[str, Any]) -> list:
-    async def post() -> list:
-        async with httpx.AsyncClient(timeout=20) as client:
-            return await send_to_rasa(client, rasa.url, sender, message, metadata)
-
-    return asyncio.run(post())
-
-
 def test_round_trip_reaches_our_action_with_metadata(rasa_server: RasaUnderTest):
     before = len(rasa_server.calls)
     assert say(rasa_server, "CTEST1", "kim jesteście?", {"message_id": 41}) == []
@@ -141,6 +130,13 @@ def test_rasa_keeps_only_the_recent_past_of_a_conversation(rasa_server: RasaUnde
     assert (events[0]["event"], events[0]["name"]) == ("action", "action_listen")
     said = [e["metadata"]["message_id"] for e in events if e["event"] == "user"]
     assert said[-1] == 939 and said == list(range(said[0], 940))
+
+
+def test_rasa_runs_with_our_action_answer_check(rasa_server: RasaUnderTest):
+    """The server was started through rasa_addons/rasa_server.py, which installed the check
+    (tests/test_rasa_addons.py shows the check answers as Rasa's own does)."""
+    assert rasa_server.console is not None
+    assert "prebuilt validator" in rasa_server.console.read_text()
 
 
 def test_shortcut_skips_nlu(rasa_server: RasaUnderTest):
